@@ -1,0 +1,70 @@
+//! Artifacts: files a package wrote, ready to be published beside an item.
+
+use crate::{checksum::sha256_multihash, Error, RasterProfile, Result};
+use std::path::{Path, PathBuf};
+
+/// Media type of a Cloud-Optimized GeoTIFF.
+pub const COG_MEDIA_TYPE: &str = "image/tiff; application=geotiff; profile=cloud-optimized";
+/// Media type of a PNG image.
+pub const PNG_MEDIA_TYPE: &str = "image/png";
+
+/// A file a package produced, with what is known about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    /// The asset key in the item (`data`, `thumbnail`, …).
+    pub key: String,
+    /// Where the file is now (a staging directory).
+    pub path: PathBuf,
+    /// Asset title.
+    pub title: Option<String>,
+    /// Media type.
+    pub media_type: String,
+    /// Asset roles.
+    pub roles: Vec<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA2-256 multihash.
+    pub checksum: String,
+    /// Bytes before the first image data (for COGs: all IFDs), when known.
+    pub header_size: Option<u64>,
+    /// The raster profile of this file, for raster assets.
+    pub raster: Option<RasterProfile>,
+}
+
+impl Artifact {
+    /// Records a file that has been completely written: size and checksum are
+    /// read from disk now.
+    pub fn from_file(
+        key: impl Into<String>,
+        path: impl AsRef<Path>,
+        media_type: impl Into<String>,
+        roles: &[&str],
+    ) -> Result<Artifact> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let size = std::fs::metadata(&path).map_err(io)?.len();
+        let checksum = sha256_multihash(std::fs::File::open(&path).map_err(io)?).map_err(io)?;
+        Ok(Artifact {
+            key: key.into(),
+            title: None,
+            media_type: media_type.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            size,
+            checksum,
+            header_size: None,
+            raster: None,
+            path,
+        })
+    }
+
+    /// The file name, used as the asset's href relative to its item.
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,12 @@
+//! Schema URLs of the STAC extensions stacforge writes.
+
+/// Projection extension.
+pub const PROJECTION: &str = "https://stac-extensions.github.io/projection/v2.0.0/schema.json";
+/// Raster extension (for STAC 1.1 `bands`).
+pub const RASTER: &str = "https://stac-extensions.github.io/raster/v2.0.0/schema.json";
+/// Electro-optical extension.
+pub const EO: &str = "https://stac-extensions.github.io/eo/v2.0.0/schema.json";
+/// File info extension.
+pub const FILE: &str = "https://stac-extensions.github.io/file/v2.1.0/schema.json";
+/// Processing extension.
+pub const PROCESSING: &str = "https://stac-extensions.github.io/processing/v1.2.0/schema.json";

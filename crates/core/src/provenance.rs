@@ -1,0 +1,49 @@
+//! Provenance: every item records the bytes it came from and what made it.
+
+use crate::{extension, item::add_extension, Source, SOFTWARE};
+use serde_json::json;
+use stac::{Item, Link};
+
+/// Link relation of a link to a source file (IANA `via`: "the source of the
+/// information in the link's context").
+pub const SOURCE_REL: &str = "via";
+
+/// Records the source (a `via` link with its size and checksum), the software
+/// that made the item and a lineage sentence.
+pub fn stamp(item: &mut Item, source: &Source, lineage: &str) {
+    let mut link = Link::new(&source.href, SOURCE_REL).title(Some(format!(
+        "Source file {}",
+        source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )));
+    link.additional_fields
+        .insert("file:size".into(), json!(source.size));
+    link.additional_fields
+        .insert("file:checksum".into(), json!(source.checksum));
+    item.links.retain(|l| !(l.rel == SOURCE_REL && l.href == source.href));
+    item.links.push(link);
+
+    let props = &mut item.properties.additional_fields;
+    props.insert(
+        "processing:software".into(),
+        json!({ SOFTWARE.0: SOFTWARE.1 }),
+    );
+    props.insert("processing:lineage".into(), json!(lineage));
+    props.insert("created".into(), json!(chrono::Utc::now().to_rfc3339()));
+    add_extension(item, extension::PROCESSING);
+    add_extension(item, extension::FILE);
+}
+
+/// Adds a `derived_from` link to a STAC item this one was made from.
+pub fn derived_from(item: &mut Item, href: &str) {
+    if !item
+        .links
+        .iter()
+        .any(|l| l.rel == "derived_from" && l.href == href)
+    {
+        item.links.push(Link::new(href, "derived_from").json());
+    }
+}

@@ -1,0 +1,88 @@
+//! A source file: where it is, how big it is, and its checksum.
+
+use crate::{checksum::sha256_multihash, Error, Result};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+/// A source file as stacforge found it, recorded in every item made from it
+/// so that the output can be traced back to these exact bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Absolute local path.
+    pub path: PathBuf,
+    /// The href recorded in STAC (`file://` URL of the absolute path).
+    pub href: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA2-256 multihash of the content.
+    pub checksum: String,
+    /// Last modification time, when the file system tells it.
+    pub modified: Option<DateTime<Utc>>,
+}
+
+impl Source {
+    /// Reads the file's size, modification time and checksum.
+    ///
+    /// A directory or an empty file is refused here, before any format
+    /// library sees it.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Source> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(Error::IsADirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        if meta.len() == 0 {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let absolute = std::path::absolute(path).map_err(io)?;
+        let file = std::fs::File::open(path).map_err(io)?;
+        let checksum = sha256_multihash(file).map_err(io)?;
+        Ok(Source {
+            href: format!("file://{}", absolute.display()),
+            path: absolute,
+            size: meta.len(),
+            checksum,
+            modified: meta.modified().ok().map(DateTime::<Utc>::from),
+        })
+    }
+
+    /// The file name without its extension, used as the default item id.
+    pub fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "item".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_directories_and_empty_files() {
+        let dir = std::env::temp_dir().join(format!("stacforge-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = Source::from_path(&dir).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let empty = dir.join("empty.tif");
+        std::fs::write(&empty, b"").unwrap();
+        let err = Source::from_path(&empty).unwrap_err();
+        assert!(err.to_string().contains("empty.tif: is empty"), "{err}");
+        let full = dir.join("abc.bin");
+        std::fs::write(&full, b"abc").unwrap();
+        let src = Source::from_path(&full).unwrap();
+        assert_eq!(src.size, 3);
+        assert!(src.href.starts_with("file:///"));
+        assert_eq!(src.stem(), "abc");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

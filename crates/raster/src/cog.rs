@@ -1,0 +1,460 @@
+//! Writing Cloud-Optimized GeoTIFFs through GDAL's COG driver.
+//!
+//! [`CogOptions`] is the one typed description of a COG; it is turned into
+//! GDAL option strings in exactly one place ([`CogOptions::creation_options`]).
+
+use crate::{gdal_app, inspect, Error, Result};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every accepted name, comma separated.
+            pub const NAMES: &'static str = concat!($($text, ", "),+);
+
+            /// The name used on the command line.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(value: &str) -> Result<Self> {
+                match value.to_ascii_lowercase().as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(Error::InvalidOption {
+                        what: $what,
+                        value: value.to_string(),
+                        expected: $name::NAMES.trim_end_matches(", "),
+                    }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// Tile compression.
+    Compression, "compression", {
+        /// DEFLATE (lossless; the default).
+        Deflate => "deflate",
+        /// Zstandard (lossless, faster).
+        Zstd => "zstd",
+        /// LZW (lossless, most compatible).
+        Lzw => "lzw",
+        /// LZMA (lossless, smallest, slow).
+        Lzma => "lzma",
+        /// WebP (lossy unless quality 100; 3 or 4 Byte bands).
+        Webp => "webp",
+        /// JPEG (lossy; Byte, 1 or 3 bands).
+        Jpeg => "jpeg",
+        /// LERC (lossless at max-z-error 0).
+        Lerc => "lerc",
+        /// LERC then DEFLATE.
+        LercDeflate => "lerc_deflate",
+        /// LERC then Zstandard.
+        LercZstd => "lerc_zstd",
+        /// No compression.
+        None => "none",
+    }
+);
+
+named_enum!(
+    /// The TIFF predictor applied before lossless compression.
+    Predictor, "predictor", {
+        /// Horizontal differencing for integers, floating-point for floats.
+        Auto => "auto",
+        /// No predictor.
+        None => "none",
+        /// Horizontal differencing (TIFF predictor 2).
+        Horizontal => "horizontal",
+        /// Floating-point predictor (TIFF predictor 3).
+        FloatingPoint => "floating-point",
+    }
+);
+
+named_enum!(
+    /// Resampling for overviews and reprojection.
+    Resampling, "resampling", {
+        /// Nearest neighbour: never invents values (right for classes and palettes).
+        Nearest => "nearest",
+        /// Bilinear.
+        Bilinear => "bilinear",
+        /// Cubic.
+        Cubic => "cubic",
+        /// Cubic spline.
+        CubicSpline => "cubicspline",
+        /// Lanczos.
+        Lanczos => "lanczos",
+        /// Average.
+        Average => "average",
+        /// Mode (most frequent value).
+        Mode => "mode",
+        /// Root mean square.
+        Rms => "rms",
+    }
+);
+
+impl Resampling {
+    /// The name GDAL uses in `-r` and `*_RESAMPLING` options.
+    fn gdal_name(self) -> &'static str {
+        match self {
+            Resampling::Nearest => "NEAREST",
+            Resampling::Bilinear => "BILINEAR",
+            Resampling::Cubic => "CUBIC",
+            Resampling::CubicSpline => "CUBICSPLINE",
+            Resampling::Lanczos => "LANCZOS",
+            Resampling::Average => "AVERAGE",
+            Resampling::Mode => "MODE",
+            Resampling::Rms => "RMS",
+        }
+    }
+}
+
+impl Compression {
+    fn gdal_name(self) -> &'static str {
+        match self {
+            Compression::Deflate => "DEFLATE",
+            Compression::Zstd => "ZSTD",
+            Compression::Lzw => "LZW",
+            Compression::Lzma => "LZMA",
+            Compression::Webp => "WEBP",
+            Compression::Jpeg => "JPEG",
+            Compression::Lerc => "LERC",
+            Compression::LercDeflate => "LERC_DEFLATE",
+            Compression::LercZstd => "LERC_ZSTD",
+            Compression::None => "NONE",
+        }
+    }
+
+    fn lossy(self) -> bool {
+        matches!(self, Compression::Webp | Compression::Jpeg)
+    }
+
+    fn takes_predictor(self) -> bool {
+        matches!(
+            self,
+            Compression::Deflate | Compression::Zstd | Compression::Lzw | Compression::Lzma
+        )
+    }
+}
+
+/// Everything that decides what a COG looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CogOptions {
+    /// Tile compression.
+    pub compression: Compression,
+    /// DEFLATE/ZSTD/LZMA level; GDAL's default when `None`.
+    pub level: Option<u8>,
+    /// JPEG/WebP quality (1–100); GDAL's default (75) when `None`.
+    pub quality: Option<u8>,
+    /// LERC maximum error; 0 (lossless) when `None`.
+    pub max_z_error: Option<f64>,
+    /// Predictor for lossless compression.
+    pub predictor: Predictor,
+    /// Tile width and height in pixels (a multiple of 16, at least 128).
+    pub blocksize: u32,
+    /// Resampling used to compute overviews.
+    pub overview_resampling: Resampling,
+    /// Resampling used when reprojecting.
+    pub warp_resampling: Resampling,
+    /// Reproject to this CRS (`EPSG:4326`, WKT, PROJ string).
+    pub target_crs: Option<String>,
+    /// Reproject to EPSG:3857 with tiles and overviews aligned to the
+    /// WebMercatorQuad tile matrix set.
+    pub web_optimized: bool,
+    /// Nodata value to assign to the output (overrides the source's).
+    pub nodata: Option<f64>,
+    /// Compression threads; all cores when `None`.
+    pub threads: Option<usize>,
+}
+
+impl Default for CogOptions {
+    fn default() -> Self {
+        CogOptions {
+            compression: Compression::Deflate,
+            level: None,
+            quality: None,
+            max_z_error: None,
+            predictor: Predictor::Auto,
+            blocksize: 512,
+            overview_resampling: Resampling::Nearest,
+            warp_resampling: Resampling::Nearest,
+            target_crs: None,
+            web_optimized: false,
+            nodata: None,
+            threads: None,
+        }
+    }
+}
+
+impl CogOptions {
+    /// Checks combinations GDAL would reject late or silently.
+    pub fn validate(&self) -> Result<()> {
+        if self.blocksize < 128 || self.blocksize % 16 != 0 {
+            return Err(Error::InvalidOption {
+                what: "block size",
+                value: self.blocksize.to_string(),
+                expected: "a multiple of 16, at least 128",
+            });
+        }
+        if self.web_optimized && self.target_crs.is_some() {
+            return Err(Error::InvalidOption {
+                what: "combination",
+                value: "--web-optimized with --t-srs".to_string(),
+                expected: "one of them (web-optimized output is always EPSG:3857)",
+            });
+        }
+        if let Some(q) = self.quality {
+            if !(1..=100).contains(&q) {
+                return Err(Error::InvalidOption {
+                    what: "quality",
+                    value: q.to_string(),
+                    expected: "1 to 100",
+                });
+            }
+        }
+        if let Some(level) = self.level {
+            let ok = match self.compression {
+                Compression::Deflate => (1..=12).contains(&level),
+                Compression::Zstd | Compression::LercZstd => (1..=22).contains(&level),
+                Compression::Lzma => level <= 9,
+                Compression::LercDeflate => (1..=12).contains(&level),
+                _ => false,
+            };
+            if !ok {
+                return Err(Error::InvalidOption {
+                    what: "compression level",
+                    value: format!("{level} for {}", self.compression),
+                    expected: "deflate 1-12, zstd 1-22, lzma 0-9; no level for other compressions",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The COG driver's creation options, as `KEY=VALUE` strings.
+    pub fn creation_options(&self) -> Vec<String> {
+        let mut co = vec![
+            format!("COMPRESS={}", self.compression.gdal_name()),
+            format!("BLOCKSIZE={}", self.blocksize),
+            format!(
+                "OVERVIEW_RESAMPLING={}",
+                self.overview_resampling.gdal_name()
+            ),
+            "BIGTIFF=IF_SAFER".to_string(),
+            format!(
+                "NUM_THREADS={}",
+                self.threads
+                    .map_or_else(|| "ALL_CPUS".to_string(), |n| n.to_string())
+            ),
+        ];
+        if let Some(level) = self.level {
+            co.push(format!("LEVEL={level}"));
+        }
+        if self.compression.lossy() {
+            if let Some(q) = self.quality {
+                co.push(format!("QUALITY={q}"));
+            }
+        }
+        if matches!(
+            self.compression,
+            Compression::Lerc | Compression::LercDeflate | Compression::LercZstd
+        ) {
+            co.push(format!("MAX_Z_ERROR={}", self.max_z_error.unwrap_or(0.0)));
+        }
+        if self.compression.takes_predictor() {
+            co.push(
+                match self.predictor {
+                    Predictor::Auto => "PREDICTOR=YES",
+                    Predictor::None => "PREDICTOR=NO",
+                    Predictor::Horizontal => "PREDICTOR=STANDARD",
+                    Predictor::FloatingPoint => "PREDICTOR=FLOATING_POINT",
+                }
+                .to_string(),
+            );
+        }
+        if self.web_optimized {
+            co.push("TILING_SCHEME=GoogleMapsCompatible".to_string());
+            co.push(format!(
+                "WARP_RESAMPLING={}",
+                self.warp_resampling.gdal_name()
+            ));
+        }
+        co
+    }
+
+    /// Arguments for gdal_translate (`-of COG` and the creation options).
+    pub fn translate_args(&self) -> Vec<String> {
+        let mut args = vec!["-of".to_string(), "COG".to_string()];
+        for co in self.creation_options() {
+            args.push("-co".to_string());
+            args.push(co);
+        }
+        if let Some(nodata) = self.nodata {
+            args.push("-a_nodata".to_string());
+            args.push(nodata_text(nodata));
+        }
+        args
+    }
+
+    /// Arguments for gdalwarp to a COG in `target_crs`.
+    pub fn warp_args(&self, target_crs: &str) -> Vec<String> {
+        let mut args = vec![
+            "-of".to_string(),
+            "COG".to_string(),
+            "-t_srs".to_string(),
+            target_crs.to_string(),
+            "-r".to_string(),
+            self.warp_resampling.gdal_name().to_lowercase(),
+            "-multi".to_string(),
+            "-wo".to_string(),
+            "NUM_THREADS=ALL_CPUS".to_string(),
+        ];
+        for co in self.creation_options() {
+            args.push("-co".to_string());
+            args.push(co);
+        }
+        if let Some(nodata) = self.nodata {
+            args.push("-dstnodata".to_string());
+            args.push(nodata_text(nodata));
+        }
+        args
+    }
+}
+
+fn nodata_text(value: f64) -> String {
+    if value.is_nan() {
+        "nan".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// A file name in the destination's directory that no reader expects.
+fn partial_path(dst: &Path) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = dst
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dst.with_file_name(format!(
+        ".{name}.partial-{}-{}.tif",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Removes a partial output and any side files GDAL left beside it.
+fn remove_partial(partial: &Path) {
+    let _ = std::fs::remove_file(partial);
+    if let (Some(dir), Some(name)) = (partial.parent(), partial.file_name()) {
+        let prefix = name.to_string_lossy().into_owned();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
+/// Writes `src` as a COG at `dst`.
+///
+/// The source is checked first (north-up, CRS, real bands). The COG is
+/// written under a temporary name in the same directory and renamed into
+/// place only when complete, so `dst` never holds a partial file.
+pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<()> {
+    options.validate()?;
+    let ds = inspect::open(src)?;
+    inspect::georeferencing(&ds, src)?;
+    let partial = partial_path(dst);
+    let written = match &options.target_crs {
+        Some(crs) => gdal_app::warp(&ds, &partial, &options.warp_args(crs)),
+        None => gdal_app::translate(&ds, &partial, &options.translate_args()),
+    };
+    let renamed = written.and_then(|()| {
+        std::fs::rename(&partial, dst).map_err(|source| Error::Io {
+            path: dst.to_path_buf(),
+            source,
+        })
+    });
+    if renamed.is_err() {
+        remove_partial(&partial);
+    }
+    renamed.map_err(|e| match e {
+        Error::Gdal {
+            action, message, ..
+        } => Error::Gdal {
+            path: src.to_path_buf(),
+            action,
+            message,
+        },
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_render() {
+        assert_eq!("ZSTD".parse::<Compression>().unwrap(), Compression::Zstd);
+        let err = "brotli".parse::<Compression>().unwrap_err().to_string();
+        assert!(err.contains("deflate, zstd"), "{err}");
+        let opts = CogOptions {
+            compression: Compression::Zstd,
+            level: Some(9),
+            ..CogOptions::default()
+        };
+        opts.validate().unwrap();
+        let co = opts.creation_options();
+        assert!(co.contains(&"COMPRESS=ZSTD".to_string()));
+        assert!(co.contains(&"LEVEL=9".to_string()));
+        assert!(co.contains(&"PREDICTOR=YES".to_string()));
+        let jpeg = CogOptions {
+            compression: Compression::Jpeg,
+            quality: Some(90),
+            ..CogOptions::default()
+        };
+        let co = jpeg.creation_options();
+        assert!(co.contains(&"QUALITY=90".to_string()));
+        assert!(!co.iter().any(|c| c.starts_with("PREDICTOR")));
+    }
+
+    #[test]
+    fn invalid_combinations_are_refused() {
+        let bad_level = CogOptions {
+            level: Some(30),
+            ..CogOptions::default()
+        };
+        assert!(bad_level.validate().is_err());
+        let bad_block = CogOptions {
+            blocksize: 100,
+            ..CogOptions::default()
+        };
+        assert!(bad_block.validate().is_err());
+        let both = CogOptions {
+            web_optimized: true,
+            target_crs: Some("EPSG:4326".into()),
+            ..CogOptions::default()
+        };
+        assert!(both.validate().is_err());
+    }
+}

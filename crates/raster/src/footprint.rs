@@ -1,0 +1,351 @@
+//! The valid-data footprint of a raster, in WGS84.
+//!
+//! The validity mask (nodata, NaN, alpha and internal masks) is read at a
+//! decimated resolution, turned into polygons, simplified and densified in
+//! pixel space, transformed to longitude/latitude with PROJ, and split at the
+//! antimeridian when it crosses it.
+
+use crate::{Error, Result};
+use gdal::{raster::ColorInterpretation, Dataset};
+use geo::{
+    orient::Direction, unary_union, Area, BooleanOps, Coord, Densify, Euclidean, LineString,
+    MapCoords, MultiPolygon, Orient, Polygon, Rect, Simplify,
+};
+use serde_json::{json, Value};
+use stacforge_core::{Footprint, RasterProfile};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The long side of the decimated mask, in cells.
+const GRID: usize = 256;
+/// Coordinates are rounded to this many decimal degrees (about 1 cm).
+const DECIMALS: f64 = 1e7;
+
+/// Computes the footprint of `ds`, whose profile is `profile`.
+///
+/// A raster whose pixels are all invalid gets the footprint of its full extent.
+pub fn footprint(ds: &Dataset, path: &Path, profile: &RasterProfile) -> Result<Footprint> {
+    let (w, h) = (profile.width, profile.height);
+    let factor = (w.max(h) as f64 / GRID as f64).max(1.0);
+    let grid = (
+        ((w as f64 / factor).round() as usize).max(1),
+        ((h as f64 / factor).round() as usize).max(1),
+    );
+    let cell = (w as f64 / grid.0 as f64, h as f64 / grid.1 as f64);
+    let full = Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: w as f64, y: h as f64 }).to_polygon();
+    let shape = match valid_mask(ds, path, (w, h), grid)? {
+        None => MultiPolygon(vec![full.clone()]),
+        Some(mask) => {
+            let shape = vectorize(&mask, grid, cell);
+            if shape.0.is_empty() {
+                MultiPolygon(vec![full.clone()])
+            } else {
+                shape
+            }
+        }
+    };
+    let shape = shape.simplify(0.5 * cell.0.max(cell.1));
+    let shape = Euclidean.densify(&shape, w.max(h) as f64 / 64.0);
+    let lonlat = to_lonlat(&shape, profile, path)?;
+    Ok(split_antimeridian(lonlat))
+}
+
+/// Valid cells of the decimated grid, or `None` when every pixel is valid.
+fn valid_mask(
+    ds: &Dataset,
+    path: &Path,
+    size: (usize, usize),
+    grid: (usize, usize),
+) -> Result<Option<Vec<bool>>> {
+    let gdal_err = |e: gdal::errors::GdalError| Error::Gdal {
+        path: path.to_path_buf(),
+        action: "reading the validity mask",
+        message: e.to_string(),
+    };
+    let mut valid = vec![false; grid.0 * grid.1];
+    for i in 1..=ds.raster_count() {
+        let band = ds.rasterband(i).map_err(gdal_err)?;
+        if band.color_interpretation() == ColorInterpretation::AlphaBand {
+            continue;
+        }
+        let flags = band.mask_flags().map_err(gdal_err)?;
+        let float = matches!(
+            band.band_type(),
+            gdal::raster::GdalDataType::Float32 | gdal::raster::GdalDataType::Float64
+        );
+        let mut band_valid = if flags.is_all_valid() {
+            vec![true; valid.len()]
+        } else {
+            let mask = band.open_mask_band().map_err(gdal_err)?;
+            let buf = mask
+                .read_as::<u8>((0, 0), size, grid, None)
+                .map_err(gdal_err)?;
+            buf.data().iter().map(|&m| m > 0).collect()
+        };
+        if float {
+            let data = band
+                .read_as::<f64>((0, 0), size, grid, None)
+                .map_err(gdal_err)?;
+            for (v, x) in band_valid.iter_mut().zip(data.data()) {
+                *v &= !x.is_nan();
+            }
+        }
+        if band_valid.iter().all(|&v| v) {
+            return Ok(None);
+        }
+        for (v, b) in valid.iter_mut().zip(band_valid) {
+            *v |= b;
+        }
+    }
+    Ok(Some(valid))
+}
+
+/// Polygons covering the valid cells, in pixel coordinates of the full raster.
+fn vectorize(mask: &[bool], grid: (usize, usize), cell: (f64, f64)) -> MultiPolygon {
+    // Runs of valid cells per row, merged downwards while the run is unchanged.
+    let mut rects: Vec<[usize; 4]> = Vec::new(); // x0, x1, y0, y1 (exclusive)
+    let mut open: HashMap<(usize, usize), usize> = HashMap::new();
+    for row in 0..grid.1 {
+        let cells = &mask[row * grid.0..(row + 1) * grid.0];
+        let mut next = HashMap::new();
+        let mut x = 0;
+        while x < grid.0 {
+            if !cells[x] {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < grid.0 && cells[x] {
+                x += 1;
+            }
+            let index = match open.get(&(start, x)) {
+                Some(&i) => {
+                    rects[i][3] = row + 1;
+                    i
+                }
+                None => {
+                    rects.push([start, x, row, row + 1]);
+                    rects.len() - 1
+                }
+            };
+            next.insert((start, x), index);
+        }
+        open = next;
+    }
+    let polygons: Vec<Polygon> = rects
+        .iter()
+        .map(|r| {
+            Rect::new(
+                Coord {
+                    x: r[0] as f64 * cell.0,
+                    y: r[2] as f64 * cell.1,
+                },
+                Coord {
+                    x: r[1] as f64 * cell.0,
+                    y: r[3] as f64 * cell.1,
+                },
+            )
+            .to_polygon()
+        })
+        .collect();
+    let union = unary_union(&polygons);
+    // Specks and pinholes smaller than a few cells are noise, not footprint.
+    let min_area = 4.0 * cell.0 * cell.1;
+    MultiPolygon(
+        union
+            .0
+            .into_iter()
+            .filter(|p| p.unsigned_area() >= min_area)
+            .map(|p| {
+                let (exterior, interiors) = p.into_inner();
+                let interiors = interiors
+                    .into_iter()
+                    .filter(|r| Polygon::new(r.clone(), vec![]).unsigned_area() >= min_area)
+                    .collect();
+                Polygon::new(exterior, interiors)
+            })
+            .collect(),
+    )
+}
+
+/// Pixel coordinates to longitude/latitude.
+fn to_lonlat(shape: &MultiPolygon, profile: &RasterProfile, path: &Path) -> Result<MultiPolygon> {
+    let crs_err = |message: String| Error::Crs {
+        path: path.to_path_buf(),
+        message,
+    };
+    let definition = profile.crs.code.as_deref().unwrap_or(&profile.crs.wkt2);
+    let proj = proj::Proj::new_known_crs(definition, "EPSG:4326", None)
+        .map_err(|e| crs_err(format!("no transformation to WGS84: {e}")))?;
+    let g = profile.geotransform;
+    shape.try_map_coords(|c| {
+        let x = g[0] + c.x * g[1] + c.y * g[2];
+        let y = g[3] + c.x * g[4] + c.y * g[5];
+        let (lon, lat) = proj
+            .convert((x, y))
+            .map_err(|e| crs_err(format!("cannot transform ({x}, {y}) to WGS84: {e}")))?;
+        if !lon.is_finite() || !lat.is_finite() {
+            return Err(crs_err(format!("({x}, {y}) has no WGS84 position")));
+        }
+        Ok(Coord { x: lon, y: lat })
+    })
+}
+
+/// Makes each ring's longitudes continuous (no jump over 180°).
+fn unwrap_ring(ring: &LineString, reference: f64) -> LineString {
+    let mut previous = reference;
+    ring.0
+        .iter()
+        .map(|c| {
+            let mut lon = c.x;
+            while lon - previous > 180.0 {
+                lon -= 360.0;
+            }
+            while lon - previous < -180.0 {
+                lon += 360.0;
+            }
+            previous = lon;
+            Coord { x: lon, y: c.y }
+        })
+        .collect()
+}
+
+fn round(value: f64) -> f64 {
+    (value * DECIMALS).round() / DECIMALS
+}
+
+/// Splits at the antimeridian and builds the GeoJSON geometry and bbox.
+fn split_antimeridian(shape: MultiPolygon) -> Footprint {
+    let mut parts = Vec::new();
+    let (mut west, mut south, mut east, mut north) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    let mut crosses = false;
+    for polygon in &shape.0 {
+        let reference = polygon.exterior().0.first().map_or(0.0, |c| c.x);
+        let exterior = unwrap_ring(polygon.exterior(), reference);
+        let interiors = polygon
+            .interiors()
+            .iter()
+            .map(|r| unwrap_ring(r, reference))
+            .collect();
+        let unwrapped = Polygon::new(exterior, interiors);
+        for c in unwrapped.exterior().coords() {
+            west = west.min(c.x);
+            east = east.max(c.x);
+            south = south.min(c.y);
+            north = north.max(c.y);
+        }
+        let (min, max) = unwrapped
+            .exterior()
+            .coords()
+            .fold((f64::MAX, f64::MIN), |(a, b), c| (a.min(c.x), b.max(c.x)));
+        if min >= -180.0 && max <= 180.0 {
+            parts.push(unwrapped);
+            continue;
+        }
+        crosses = true;
+        for shift in [-360.0, 0.0, 360.0] {
+            let window = Rect::new(
+                Coord {
+                    x: -180.0 + shift,
+                    y: -90.0,
+                },
+                Coord {
+                    x: 180.0 + shift,
+                    y: 90.0,
+                },
+            )
+            .to_polygon();
+            for piece in unwrapped.intersection(&window) {
+                parts.push(piece.map_coords(|c| Coord {
+                    x: c.x - shift,
+                    y: c.y,
+                }));
+            }
+        }
+    }
+    let bbox = if crosses {
+        let wrap = |lon: f64| {
+            if lon > 180.0 {
+                lon - 360.0
+            } else if lon < -180.0 {
+                lon + 360.0
+            } else {
+                lon
+            }
+        };
+        [round(wrap(west)), round(south), round(wrap(east)), round(north)]
+    } else {
+        [round(west), round(south), round(east), round(north)]
+    };
+    let rings = |p: &Polygon| -> Value {
+        let p = p.orient(Direction::Default);
+        let ring = |r: &LineString| -> Value {
+            Value::Array(
+                r.coords()
+                    .map(|c| json!([round(c.x), round(c.y)]))
+                    .collect(),
+            )
+        };
+        let mut out = vec![ring(p.exterior())];
+        out.extend(p.interiors().iter().map(ring));
+        Value::Array(out)
+    };
+    let geometry = if parts.len() == 1 {
+        json!({"type": "Polygon", "coordinates": rings(&parts[0])})
+    } else {
+        json!({"type": "MultiPolygon", "coordinates": parts.iter().map(rings).collect::<Vec<_>>()})
+    };
+    Footprint { geometry, bbox }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon {
+        Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 }).to_polygon()
+    }
+
+    #[test]
+    fn vectorize_merges_rows_and_drops_specks() {
+        // A 4x4 grid: a 2x3 block at the left, and a lone cell at (3, 3).
+        #[rustfmt::skip]
+        let mask = [
+            true, true, false, false,
+            true, true, false, false,
+            true, true, false, false,
+            false, false, false, true,
+        ];
+        let shape = vectorize(&mask, (4, 4), (10.0, 10.0));
+        assert_eq!(shape.0.len(), 1, "the lone cell is a speck: {shape:?}");
+        assert_eq!(shape.unsigned_area(), 600.0);
+    }
+
+    #[test]
+    fn antimeridian_crossing_is_split_and_bbox_wraps() {
+        // A box from 170°E to 170°W, as PROJ returns it (longitudes wrapped).
+        let ring = LineString::from(vec![
+            (170.0, -10.0),
+            (-170.0, -10.0),
+            (-170.0, 10.0),
+            (170.0, 10.0),
+            (170.0, -10.0),
+        ]);
+        let fp = split_antimeridian(MultiPolygon(vec![Polygon::new(ring, vec![])]));
+        assert_eq!(fp.geometry["type"], "MultiPolygon");
+        assert_eq!(fp.bbox, [170.0, -10.0, -170.0, 10.0]);
+        for part in fp.geometry["coordinates"].as_array().unwrap() {
+            for c in part[0].as_array().unwrap() {
+                let lon = c[0].as_f64().unwrap();
+                assert!((-180.0..=180.0).contains(&lon), "{lon}");
+            }
+        }
+    }
+
+    #[test]
+    fn ordinary_polygon_is_kept() {
+        let fp = split_antimeridian(MultiPolygon(vec![square(1.0, 2.0, 3.0, 4.0)]));
+        assert_eq!(fp.geometry["type"], "Polygon");
+        assert_eq!(fp.bbox, [1.0, 2.0, 3.0, 4.0]);
+    }
+}

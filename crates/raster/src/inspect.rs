@@ -1,0 +1,242 @@
+//! Opening a raster and describing it as a [`RasterProfile`].
+
+use crate::{footprint, gdal_app, Error, Result, Unsupported};
+use gdal::{raster::RasterBand, Dataset, Metadata};
+use stacforge_core::{BandProfile, Crs, DataType, RasterProfile, Statistics, Timing};
+use std::ffi::CStr;
+use std::path::Path;
+
+/// What [`inspect`] computes beyond the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InspectOptions {
+    /// Exact statistics of every band (reads all pixels).
+    pub statistics: bool,
+    /// The valid-data footprint in WGS84 (reads a decimated mask).
+    pub footprint: bool,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            statistics: true,
+            footprint: true,
+        }
+    }
+}
+
+/// Opens a raster read-only, with an error that names the file.
+pub fn open(path: &Path) -> Result<Dataset> {
+    crate::init();
+    if path.is_dir() {
+        return Err(Error::Open {
+            path: path.to_path_buf(),
+            message: "is a directory, not a file".to_string(),
+        });
+    }
+    let ds = Dataset::open(path).map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if ds.raster_count() == 0 {
+        let subdatasets = ds.metadata_domain("SUBDATASETS").unwrap_or_default();
+        return Err(if subdatasets.is_empty() {
+            Error::Unsupported {
+                path: path.to_path_buf(),
+                reason: Unsupported::NoBands,
+            }
+        } else {
+            Error::Open {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the file is a container of {} subdatasets; name one (e.g. {})",
+                    subdatasets.len() / 2,
+                    subdatasets[0].split_once('=').map_or("", |(_, v)| v)
+                ),
+            }
+        });
+    }
+    Ok(ds)
+}
+
+/// Checks that the raster is north-up, has a CRS and real-valued bands;
+/// returns its geotransform and CRS.
+pub fn georeferencing(ds: &Dataset, path: &Path) -> Result<([f64; 6], Crs)> {
+    let unsupported = |reason| Error::Unsupported {
+        path: path.to_path_buf(),
+        reason,
+    };
+    for i in 1..=ds.raster_count() {
+        let band = band(ds, path, i)?;
+        data_type(&band, i).map_err(unsupported)?;
+    }
+    let gt = match ds.geo_transform() {
+        Ok(gt) => gt,
+        Err(_) => {
+            let count = ds.gcps().len();
+            return Err(unsupported(if count > 0 {
+                Unsupported::GcpOnly { count }
+            } else {
+                Unsupported::NotGeoreferenced
+            }));
+        }
+    };
+    if gt[2] != 0.0 || gt[4] != 0.0 {
+        return Err(unsupported(Unsupported::Rotated { geotransform: gt }));
+    }
+    let srs = match ds.spatial_ref() {
+        Ok(srs) if !ds.projection().is_empty() => srs,
+        _ => return Err(unsupported(Unsupported::NoCrs)),
+    };
+    Ok((gt, crs(&srs, path)?))
+}
+
+/// The CRS by authority code where it has one, with WKT2 and PROJJSON.
+pub fn crs(srs: &gdal::spatial_ref::SpatialRef, path: &Path) -> Result<Crs> {
+    let code = match (srs.auth_name(), srs.auth_code()) {
+        (Some(name), Ok(code)) => Some(format!("{name}:{code}")),
+        _ => None,
+    };
+    let wkt2 = gdal_app::wkt2(srs).ok_or_else(|| Error::Crs {
+        path: path.to_path_buf(),
+        message: "GDAL cannot export it as WKT2".to_string(),
+    })?;
+    let projjson = srs
+        .to_projjson()
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    Ok(Crs {
+        code,
+        wkt2,
+        projjson,
+    })
+}
+
+fn band<'a>(ds: &'a Dataset, path: &Path, index: usize) -> Result<RasterBand<'a>> {
+    ds.rasterband(index).map_err(|e| Error::Gdal {
+        path: path.to_path_buf(),
+        action: "reading a band",
+        message: e.to_string(),
+    })
+}
+
+/// The band's pixel type, or why it is refused.
+fn data_type(band: &RasterBand, index: usize) -> std::result::Result<DataType, Unsupported> {
+    use gdal_sys::GDALDataType as T;
+    // SAFETY: the band handle is valid for the borrow of `band`; the type
+    // name is a static string owned by GDAL.
+    let (raw, name, complex) = unsafe {
+        let raw = gdal_sys::GDALGetRasterDataType(band.c_rasterband());
+        let name = CStr::from_ptr(gdal_sys::GDALGetDataTypeName(raw))
+            .to_string_lossy()
+            .into_owned();
+        (raw, name, gdal_sys::GDALDataTypeIsComplex(raw) != 0)
+    };
+    if complex {
+        return Err(Unsupported::Complex {
+            band: index,
+            data_type: name,
+        });
+    }
+    let signed_byte = band
+        .metadata_item("PIXELTYPE", "IMAGE_STRUCTURE")
+        .is_some_and(|v| v == "SIGNEDBYTE");
+    Ok(match raw {
+        T::GDT_Byte if signed_byte => DataType::Int8,
+        T::GDT_Byte => DataType::UInt8,
+        T::GDT_UInt16 => DataType::UInt16,
+        T::GDT_Int16 => DataType::Int16,
+        T::GDT_UInt32 => DataType::UInt32,
+        T::GDT_Int32 => DataType::Int32,
+        T::GDT_UInt64 => DataType::UInt64,
+        T::GDT_Int64 => DataType::Int64,
+        T::GDT_Float32 => DataType::Float32,
+        T::GDT_Float64 => DataType::Float64,
+        _ => {
+            return Err(Unsupported::DataType {
+                band: index,
+                data_type: name,
+            })
+        }
+    })
+}
+
+fn statistics(band: &RasterBand, path: &Path) -> Result<Option<Statistics>> {
+    let stats = band.get_statistics(true, false).map_err(|e| Error::Gdal {
+        path: path.to_path_buf(),
+        action: "computing statistics",
+        message: e.to_string(),
+    });
+    let stats = match stats {
+        Ok(Some(s)) => s,
+        // GDAL fails on a band with no valid pixel: there are no statistics.
+        Ok(None) | Err(_) => return Ok(None),
+    };
+    let valid_percent = band
+        .metadata_item("STATISTICS_VALID_PERCENT", "")
+        .and_then(|v| v.parse::<f64>().ok());
+    Ok(Some(Statistics {
+        minimum: stats.min,
+        maximum: stats.max,
+        mean: stats.mean,
+        stddev: stats.std_dev,
+        valid_percent,
+    }))
+}
+
+/// The acquisition time recorded in the file, if any.
+fn timing(ds: &Dataset) -> Option<Timing> {
+    let candidates = [
+        ("ACQUISITIONDATETIME", "IMAGERY"),
+        ("TIFFTAG_DATETIME", ""),
+        ("DATETIME", ""),
+    ];
+    candidates.iter().find_map(|(key, domain)| {
+        let value = ds.metadata_item(key, domain)?;
+        Timing::from_tiff_tag(&value).or_else(|| value.parse().ok())
+    })
+}
+
+/// Opens `path` and describes it. Refuses rasters that cannot be placed on
+/// Earth or whose bands are complex, naming the file and the reason.
+pub fn inspect(path: &Path, options: &InspectOptions) -> Result<RasterProfile> {
+    let ds = open(path)?;
+    let (geotransform, crs) = georeferencing(&ds, path)?;
+    let (width, height) = ds.raster_size();
+    let mut bands = Vec::with_capacity(ds.raster_count());
+    for i in 1..=ds.raster_count() {
+        let band = band(&ds, path, i)?;
+        let data_type = data_type(&band, i).map_err(|reason| Error::Unsupported {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        let description = band.description().ok().filter(|d| !d.is_empty());
+        bands.push(BandProfile {
+            description,
+            data_type,
+            nodata: band.no_data_value(),
+            scale: band.scale(),
+            offset: band.offset(),
+            unit: Some(band.unit()).filter(|u| !u.is_empty()),
+            color: band.color_interpretation().name().to_lowercase(),
+            has_palette: band.color_table().is_some(),
+            statistics: if options.statistics {
+                statistics(&band, path)?
+            } else {
+                None
+            },
+        });
+    }
+    let mut profile = RasterProfile {
+        width,
+        height,
+        crs,
+        geotransform,
+        bands,
+        footprint: None,
+        timing: timing(&ds),
+    };
+    if options.footprint {
+        profile.footprint = Some(footprint::footprint(&ds, path, &profile)?);
+    }
+    Ok(profile)
+}

@@ -1,0 +1,37 @@
+//! stacforge's raster engine, on GDAL and PROJ.
+//!
+//! - [`inspect()`]: open a raster and describe it as a [`RasterProfile`]
+//!   (shape, CRS, transform, bands, statistics, footprint), refusing rasters
+//!   stacforge cannot place on Earth (rotated, GCP-only, no CRS, complex).
+//! - [`cog::write_cog`]: write a Cloud-Optimized GeoTIFF through GDAL's COG
+//!   driver from typed [`CogOptions`], optionally reprojected or aligned to
+//!   WebMercatorQuad, atomically (temporary name, then rename).
+//! - [`layout::check`]: stacforge's own COG layout checker (tiling, overview
+//!   order, IFDs before data, GDAL's ghost header), in pure Rust.
+//! - [`footprint`]: the valid-data footprint in WGS84.
+//! - [`thumbnail::write_thumbnail`]: a small PNG preview.
+//!
+//! [`RasterProfile`]: stacforge_core::RasterProfile
+
+mod error;
+pub mod cog;
+pub mod footprint;
+mod gdal_app;
+pub mod inspect;
+pub mod layout;
+pub mod thumbnail;
+
+pub use cog::{CogOptions, Compression, Predictor, Resampling};
+pub use error::{Error, Result, Unsupported};
+pub use inspect::{inspect, InspectOptions};
+
+/// Sets GDAL configuration that stacforge relies on; call once before use.
+///
+/// No `.aux.xml` side files are written next to sources or outputs.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
+        let _ = gdal::config::set_config_option("CPL_LOG_ERRORS", "OFF");
+    });
+}

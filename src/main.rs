@@ -1,1 +1,72 @@
-fn main() {}
+//! `stacforge`: legacy geospatial files to cloud-optimized data and STAC.
+//!
+//! Exit codes: 0 success; 1 some inputs failed or were found invalid (the
+//! others were still processed); 2 usage or configuration error.
+
+mod cmd;
+mod options;
+mod registry;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Turn legacy geospatial files into Cloud-Optimized GeoTIFFs and STAC.
+#[derive(Debug, Parser)]
+#[command(name = "stacforge", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 success; 1 some inputs failed or are invalid (the others were still processed); 2 usage or configuration error.\nEach dataset package (see `stacforge list`) is a subcommand: stacforge <package> create-item SRC... --out DIR"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the dataset packages.
+    List(cmd::list::Args),
+    /// Convert one raster into a Cloud-Optimized GeoTIFF.
+    Cogify(cmd::cogify::Args),
+    /// Validate STAC documents (against the official schemas) and COG layouts.
+    Validate(cmd::validate::Args),
+    /// Show what stacforge sees in a raster.
+    Info(cmd::info::Args),
+}
+
+/// How a command ended, when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked.
+    Success,
+    /// Some inputs failed or are invalid; the others were processed.
+    SomeFailed,
+}
+
+fn main() -> ExitCode {
+    stacforge_raster::init();
+    let mut command = Cli::command();
+    for package in registry::packages(&Default::default()) {
+        command = command.subcommand(cmd::create::package_command(package.as_ref()));
+    }
+    let matches = command.get_matches();
+    let result = match matches.subcommand() {
+        Some((name, sub)) if registry::find(name).is_some() => cmd::create::run(name, sub),
+        _ => match Cli::from_arg_matches(&matches) {
+            Ok(cli) => match cli.command {
+                Command::List(args) => cmd::list::run(&args),
+                Command::Cogify(args) => cmd::cogify::run(&args),
+                Command::Validate(args) => cmd::validate::run(&args),
+                Command::Info(args) => cmd::info::run(&args),
+            },
+            Err(e) => e.exit(),
+        },
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

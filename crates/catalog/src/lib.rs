@@ -1,1 +1,17 @@
+//! stacforge's catalog layer: where items, assets and collections go.
+//!
+//! - [`Catalog`]: a static catalog behind any object store (a plain
+//!   directory or a `file://` URL today), laid out as `collection.json` and
+//!   `items/<id>/<id>.json` beside the item's assets, with self-contained
+//!   relative links. Assets are written first, the item JSON after them and
+//!   the collection last, each object atomically.
+//! - [`validate::Validator`]: STAC validation against the official JSON
+//!   schemas, offline, from a local schema folder.
 
+mod error;
+pub mod layout;
+mod store;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use store::Catalog;

@@ -222,7 +222,10 @@ mod tests {
         add_asset(&mut item, &artifact);
         let asset = serde_json::to_value(&item.assets["data"]).unwrap();
         assert_eq!(asset["href"], "./a.tif");
-        assert_eq!(asset["proj:transform"], json!([10.0, 0.0, 100.0, 0.0, -10.0, 200.0]));
+        assert_eq!(
+            asset["proj:transform"],
+            json!([10.0, 0.0, 100.0, 0.0, -10.0, 200.0])
+        );
         assert_eq!(asset["proj:bbox"], json!([100.0, 180.0, 140.0, 200.0]));
         assert_eq!(asset["proj:shape"], json!([2, 4]));
         assert_eq!(asset["bands"][0]["nodata"], "nan");

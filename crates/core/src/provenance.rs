@@ -23,7 +23,8 @@ pub fn stamp(item: &mut Item, source: &Source, lineage: &str) {
         .insert("file:size".into(), json!(source.size));
     link.additional_fields
         .insert("file:checksum".into(), json!(source.checksum));
-    item.links.retain(|l| !(l.rel == SOURCE_REL && l.href == source.href));
+    item.links
+        .retain(|l| !(l.rel == SOURCE_REL && l.href == source.href));
     item.links.push(link);
 
     let props = &mut item.properties.additional_fields;

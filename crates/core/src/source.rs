@@ -42,7 +42,7 @@ impl Source {
                 path: path.to_path_buf(),
             });
         }
-        let absolute = std::path::absolute(path).map_err(io)?;
+        let absolute = std::fs::canonicalize(path).map_err(io)?;
         let file = std::fs::File::open(path).map_err(io)?;
         let checksum = sha256_multihash(file).map_err(io)?;
         Ok(Source {

@@ -32,7 +32,14 @@ pub fn footprint(ds: &Dataset, path: &Path, profile: &RasterProfile) -> Result<F
         ((h as f64 / factor).round() as usize).max(1),
     );
     let cell = (w as f64 / grid.0 as f64, h as f64 / grid.1 as f64);
-    let full = Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: w as f64, y: h as f64 }).to_polygon();
+    let full = Rect::new(
+        Coord { x: 0.0, y: 0.0 },
+        Coord {
+            x: w as f64,
+            y: h as f64,
+        },
+    )
+    .to_polygon();
     let shape = match valid_mask(ds, path, (w, h), grid)? {
         None => MultiPolygon(vec![full.clone()]),
         Some(mask) => {
@@ -44,10 +51,17 @@ pub fn footprint(ds: &Dataset, path: &Path, profile: &RasterProfile) -> Result<F
             }
         }
     };
-    let shape = shape.simplify(0.5 * cell.0.max(cell.1));
+    let shape = shape.simplify(cell.0.max(cell.1));
     let shape = Euclidean.densify(&shape, w.max(h) as f64 / 64.0);
     let lonlat = to_lonlat(&shape, profile, path)?;
-    Ok(split_antimeridian(lonlat))
+    // After reprojection, keep only the curvature that matters at the scale
+    // of one mask cell (half a cell, in degrees).
+    let (min, max) = lonlat.0.iter().flat_map(|p| p.exterior().coords()).fold(
+        ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
+        |((x0, y0), (x1, y1)), c| ((x0.min(c.x), y0.min(c.y)), (x1.max(c.x), y1.max(c.y))),
+    );
+    let span = ((max.0 - min.0).min(360.0) / grid.0 as f64).min((max.1 - min.1) / grid.1 as f64);
+    Ok(split_antimeridian(lonlat, 0.5 * span))
 }
 
 /// Valid cells of the decimated grid, or `None` when every pixel is valid.
@@ -215,7 +229,8 @@ fn round(value: f64) -> f64 {
 }
 
 /// Splits at the antimeridian and builds the GeoJSON geometry and bbox.
-fn split_antimeridian(shape: MultiPolygon) -> Footprint {
+/// `epsilon` is the simplification tolerance in degrees.
+fn split_antimeridian(shape: MultiPolygon, epsilon: f64) -> Footprint {
     let mut parts = Vec::new();
     let (mut west, mut south, mut east, mut north) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     let mut crosses = false;
@@ -227,7 +242,7 @@ fn split_antimeridian(shape: MultiPolygon) -> Footprint {
             .iter()
             .map(|r| unwrap_ring(r, reference))
             .collect();
-        let unwrapped = Polygon::new(exterior, interiors);
+        let unwrapped = Polygon::new(exterior, interiors).simplify(epsilon);
         for c in unwrapped.exterior().coords() {
             west = west.min(c.x);
             east = east.max(c.x);
@@ -273,7 +288,12 @@ fn split_antimeridian(shape: MultiPolygon) -> Footprint {
                 lon
             }
         };
-        [round(wrap(west)), round(south), round(wrap(east)), round(north)]
+        [
+            round(wrap(west)),
+            round(south),
+            round(wrap(east)),
+            round(north),
+        ]
     } else {
         [round(west), round(south), round(east), round(north)]
     };
@@ -331,7 +351,7 @@ mod tests {
             (170.0, 10.0),
             (170.0, -10.0),
         ]);
-        let fp = split_antimeridian(MultiPolygon(vec![Polygon::new(ring, vec![])]));
+        let fp = split_antimeridian(MultiPolygon(vec![Polygon::new(ring, vec![])]), 0.0);
         assert_eq!(fp.geometry["type"], "MultiPolygon");
         assert_eq!(fp.bbox, [170.0, -10.0, -170.0, 10.0]);
         for part in fp.geometry["coordinates"].as_array().unwrap() {
@@ -344,7 +364,7 @@ mod tests {
 
     #[test]
     fn ordinary_polygon_is_kept() {
-        let fp = split_antimeridian(MultiPolygon(vec![square(1.0, 2.0, 3.0, 4.0)]));
+        let fp = split_antimeridian(MultiPolygon(vec![square(1.0, 2.0, 3.0, 4.0)]), 0.0);
         assert_eq!(fp.geometry["type"], "Polygon");
         assert_eq!(fp.bbox, [1.0, 2.0, 3.0, 4.0]);
     }

@@ -141,7 +141,11 @@ pub(crate) fn warp(src: &Dataset, dst: &Path, args: &[String]) -> Result<()> {
 
 /// Exports a spatial reference as single-line WKT2 (2019).
 pub(crate) fn wkt2(srs: &gdal::spatial_ref::SpatialRef) -> Option<String> {
-    let opts = [c"FORMAT=WKT2_2019".as_ptr(), c"MULTILINE=NO".as_ptr(), ptr::null()];
+    let opts = [
+        c"FORMAT=WKT2_2019".as_ptr(),
+        c"MULTILINE=NO".as_ptr(),
+        ptr::null(),
+    ];
     let mut out: *mut c_char = ptr::null_mut();
     // SAFETY: the handle is valid for the borrow of `srs`; the options array
     // is NULL-terminated; GDAL allocates `out`, which we free with VSIFree.
@@ -154,4 +158,27 @@ pub(crate) fn wkt2(srs: &gdal::spatial_ref::SpatialRef) -> Option<String> {
         gdal_sys::VSIFree(out as *mut _);
         (err == gdal_sys::OGRErr::OGRERR_NONE).then_some(text)
     }
+}
+
+/// Exact statistics of a band's valid pixels, always computed from the
+/// pixels (never the `STATISTICS_*` metadata a file may carry, which other
+/// tools often wrote without honouring nodata). `None` when no pixel is valid.
+pub(crate) fn compute_statistics(band: &gdal::raster::RasterBand) -> Option<[f64; 4]> {
+    let (mut min, mut max, mut mean, mut std) = (0.0, 0.0, 0.0, 0.0);
+    reset_error();
+    // SAFETY: the band handle is valid for the borrow of `band`; the output
+    // pointers are valid locals; no progress callback.
+    let err = unsafe {
+        gdal_sys::GDALComputeRasterStatistics(
+            band.c_rasterband(),
+            0,
+            &mut min,
+            &mut max,
+            &mut mean,
+            &mut std,
+            None,
+            ptr::null_mut(),
+        )
+    };
+    (err == gdal_sys::CPLErr::CE_None).then_some([min, max, mean, std])
 }

@@ -160,27 +160,18 @@ fn data_type(band: &RasterBand, index: usize) -> std::result::Result<DataType, U
     })
 }
 
-fn statistics(band: &RasterBand, path: &Path) -> Result<Option<Statistics>> {
-    let stats = band.get_statistics(true, false).map_err(|e| Error::Gdal {
-        path: path.to_path_buf(),
-        action: "computing statistics",
-        message: e.to_string(),
-    });
-    let stats = match stats {
-        Ok(Some(s)) => s,
-        // GDAL fails on a band with no valid pixel: there are no statistics.
-        Ok(None) | Err(_) => return Ok(None),
-    };
+fn statistics(band: &RasterBand) -> Option<Statistics> {
+    let [minimum, maximum, mean, stddev] = gdal_app::compute_statistics(band)?;
     let valid_percent = band
         .metadata_item("STATISTICS_VALID_PERCENT", "")
         .and_then(|v| v.parse::<f64>().ok());
-    Ok(Some(Statistics {
-        minimum: stats.min,
-        maximum: stats.max,
-        mean: stats.mean,
-        stddev: stats.std_dev,
+    Some(Statistics {
+        minimum,
+        maximum,
+        mean,
+        stddev,
         valid_percent,
-    }))
+    })
 }
 
 /// The acquisition time recorded in the file, if any.
@@ -220,7 +211,7 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<RasterProfile> {
             color: band.color_interpretation().name().to_lowercase(),
             has_palette: band.color_table().is_some(),
             statistics: if options.statistics {
-                statistics(&band, path)?
+                statistics(&band)
             } else {
                 None
             },

@@ -74,7 +74,10 @@ impl Reader {
         if offset.saturating_add(n as u64) > self.len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
-                format!("needs {n} bytes at offset {offset}, beyond the end of the file ({} bytes)", self.len),
+                format!(
+                    "needs {n} bytes at offset {offset}, beyond the end of the file ({} bytes)",
+                    self.len
+                ),
             ));
         }
         self.file.seek(SeekFrom::Start(offset))?;
@@ -181,7 +184,9 @@ fn values(r: &mut Reader, e: &Entry) -> std::io::Result<Vec<u64>> {
 /// Parses GDAL's ghost header, which starts right after the TIFF header.
 fn ghost_header(r: &mut Reader) -> Option<Vec<(String, String)>> {
     let start = if r.bigtiff { 16 } else { 8 };
-    let head = r.bytes(start, 43.min(r.len.saturating_sub(start) as usize)).ok()?;
+    let head = r
+        .bytes(start, 43.min(r.len.saturating_sub(start) as usize))
+        .ok()?;
     let text = String::from_utf8_lossy(&head);
     let rest = text.strip_prefix("GDAL_STRUCTURAL_METADATA_SIZE=")?;
     let size: u64 = rest.get(..6)?.trim().parse().ok()?;
@@ -261,7 +266,9 @@ pub fn check(path: &Path) -> Result<Report> {
     let mut seen = std::collections::HashSet::new();
     while next != 0 {
         if !seen.insert(next) || levels.len() > 64 {
-            return Err(tiff_err(format!("IFD chain loops or is too long at offset {next}")));
+            return Err(tiff_err(format!(
+                "IFD chain loops or is too long at offset {next}"
+            )));
         }
         let (entries, following, ifd_end) =
             read_ifd(&mut r, next).map_err(|e| tiff_err(e.to_string()))?;

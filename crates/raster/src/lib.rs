@@ -13,8 +13,8 @@
 //!
 //! [`RasterProfile`]: stacforge_core::RasterProfile
 
-mod error;
 pub mod cog;
+mod error;
 pub mod footprint;
 mod gdal_app;
 pub mod inspect;

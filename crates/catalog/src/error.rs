@@ -1,0 +1,70 @@
+/// What can go wrong while reading, writing or validating a catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object store refused or failed an operation.
+    #[error("{location}: {source}")]
+    Store {
+        /// The object or catalog concerned.
+        location: String,
+        /// The underlying error.
+        #[source]
+        source: object_store::Error,
+    },
+
+    /// A local file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A document is not valid JSON or not the STAC object expected.
+    #[error("{location}: not a valid STAC document: {source}")]
+    Json {
+        /// The document.
+        location: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A location stacforge cannot write to.
+    #[error("{location}: {reason}")]
+    Location {
+        /// The location given.
+        location: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// A schema needed for validation has no local copy.
+    #[error("schema {url}: no local copy under {} (looked for {})", root.display(), expected.display())]
+    MissingSchema {
+        /// The schema URL.
+        url: String,
+        /// The schema folder.
+        root: std::path::PathBuf,
+        /// The file that was expected.
+        expected: std::path::PathBuf,
+    },
+
+    /// A schema could not be compiled.
+    #[error("schema {url}: {message}")]
+    Schema {
+        /// The schema URL.
+        url: String,
+        /// Why it failed.
+        message: String,
+    },
+
+    /// An id or a model error from the core.
+    #[error(transparent)]
+    Core(#[from] stacforge_core::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,253 @@
+//! The verbs every package has: `create-item` and `create-collection`.
+
+use crate::{options::CogArgs, registry, Outcome};
+use anyhow::Context;
+use clap::{ArgMatches, Args as _, Command, FromArgMatches};
+use rayon::prelude::*;
+use stacforge_catalog::Catalog;
+use stacforge_core::{package::validate_id, Job, Package, Source, Timing};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Options of `stacforge <package> create-item`.
+#[derive(Debug, clap::Args)]
+pub struct ItemArgs {
+    /// Source files, one item each.
+    #[arg(required = true, value_name = "SRC")]
+    sources: Vec<PathBuf>,
+    /// The catalog to write into (a directory or file:// URL); created if needed.
+    #[arg(long, value_name = "DIR")]
+    out: String,
+    /// Datetime for every item: RFC 3339 instant or START/END. Overrides the
+    /// file's own; required when a file has none.
+    #[arg(long)]
+    datetime: Option<Timing>,
+    /// Collection id (default: the package id).
+    #[arg(long)]
+    collection_id: Option<String>,
+    /// Sources converted at once (default: number of cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Print a JSON summary on standard output.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    cog: CogArgs,
+}
+
+/// Options of `stacforge <package> create-collection`.
+#[derive(Debug, clap::Args)]
+pub struct CollectionArgs {
+    /// The catalog to write `collection.json` into.
+    #[arg(long, value_name = "DIR")]
+    out: String,
+    /// Collection id (default: the package id).
+    #[arg(long)]
+    collection_id: Option<String>,
+}
+
+/// The subcommand of one package.
+pub fn package_command(package: &dyn Package) -> Command {
+    Command::new(package.id())
+        .about(package.title())
+        .subcommand_required(true)
+        .subcommand(ItemArgs::augment_args(Command::new("create-item").about(
+            "Convert sources and write one item per source, then update the collection",
+        )))
+        .subcommand(CollectionArgs::augment_args(
+            Command::new("create-collection").about(
+                "Write collection.json with extents and links computed from the catalog's items",
+            ),
+        ))
+}
+
+pub fn run(package_id: &str, matches: &ArgMatches) -> anyhow::Result<Outcome> {
+    match matches.subcommand() {
+        Some(("create-item", sub)) => create_items(package_id, &ItemArgs::from_arg_matches(sub)?),
+        Some(("create-collection", sub)) => {
+            create_collection(package_id, &CollectionArgs::from_arg_matches(sub)?)
+        }
+        _ => unreachable!("clap requires a subcommand"),
+    }
+}
+
+fn collection_id(package: &dyn Package, id: &Option<String>) -> anyhow::Result<String> {
+    let id = id.clone().unwrap_or_else(|| package.id().to_string());
+    validate_id(&id)?;
+    Ok(id)
+}
+
+fn write_collection(package: &dyn Package, catalog: &Catalog, id: String) -> anyhow::Result<usize> {
+    let mut collection = package.collection()?;
+    collection.id = id;
+    let written = catalog.write_collection(collection)?;
+    Ok(written.links.iter().filter(|l| l.is_item()).count())
+}
+
+fn create_collection(package_id: &str, args: &CollectionArgs) -> anyhow::Result<Outcome> {
+    let package = registry::find(package_id).expect("registered");
+    let catalog = Catalog::open(&args.out)?;
+    let id = collection_id(package.as_ref(), &args.collection_id)?;
+    let count = write_collection(package.as_ref(), &catalog, id)?;
+    eprintln!("{}/collection.json: {count} item(s)", catalog.location());
+    Ok(Outcome::Success)
+}
+
+/// What happened to one source.
+struct Done {
+    source: PathBuf,
+    result: anyhow::Result<String>,
+    seconds: f64,
+}
+
+fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
+    let cog = args.cog.to_options()?;
+    let package = registry::packages(&cog)
+        .into_iter()
+        .find(|p| p.id() == package_id)
+        .expect("registered");
+    let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
+    let catalog = Catalog::open(&args.out)?;
+    let staging = tempfile::Builder::new()
+        .prefix("stacforge-")
+        .tempdir()
+        .context("creating a staging directory")?;
+
+    // Two sources with the same file name would overwrite each other's item.
+    let mut first_by_id: HashMap<String, &PathBuf> = HashMap::new();
+    let mut duplicate: HashMap<&PathBuf, String> = HashMap::new();
+    for src in &args.sources {
+        let id = item_id(src);
+        match first_by_id.get(&id) {
+            Some(first) => {
+                duplicate.insert(src, format!(
+                    "{}: its item id {id:?} is already taken by {} in this batch; rename one of them",
+                    src.display(),
+                    first.display()
+                ));
+            }
+            None => {
+                first_by_id.insert(id, src);
+            }
+        }
+    }
+
+    let total = args.sources.len();
+    let finished = AtomicUsize::new(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()?;
+    let done: Vec<Done> = pool.install(|| {
+        args.sources
+            .par_iter()
+            .enumerate()
+            .map(|(i, src)| {
+                let started = Instant::now();
+                let result = match duplicate.get(src) {
+                    Some(message) => Err(anyhow::anyhow!(message.clone())),
+                    None => {
+                        let workdir = staging.path().join(i.to_string());
+                        let result = process(
+                            package.as_ref(),
+                            &catalog,
+                            src,
+                            workdir.clone(),
+                            &collection_id,
+                            args.datetime,
+                        );
+                        let _ = std::fs::remove_dir_all(&workdir);
+                        result
+                    }
+                };
+                let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                let seconds = started.elapsed().as_secs_f64();
+                match &result {
+                    Ok(path) => eprintln!(
+                        "[{n}/{total}] ok     {} -> {path} ({seconds:.2} s)",
+                        src.display()
+                    ),
+                    Err(e) => eprintln!("[{n}/{total}] FAILED {e:#}"),
+                }
+                Done {
+                    source: src.clone(),
+                    result,
+                    seconds,
+                }
+            })
+            .collect()
+    });
+
+    let items = write_collection(package.as_ref(), &catalog, collection_id)?;
+    let failed: Vec<&Done> = done.iter().filter(|d| d.result.is_err()).collect();
+    eprintln!(
+        "{total} source(s): {} item(s) written, {} failed; {}/collection.json lists {items} item(s)",
+        total - failed.len(),
+        failed.len(),
+        catalog.location()
+    );
+    if args.json {
+        let entries: Vec<_> = done
+            .iter()
+            .map(|d| match &d.result {
+                Ok(path) => {
+                    serde_json::json!({"source": d.source, "item": path, "seconds": d.seconds})
+                }
+                Err(e) => serde_json::json!({"source": d.source, "error": format!("{e:#}")}),
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "catalog": catalog.location(),
+            "written": total - failed.len(),
+            "failed": failed.len(),
+            "sources": entries,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(if failed.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+/// The item id for a source: its file name without the extension.
+fn item_id(src: &std::path::Path) -> String {
+    src.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| src.display().to_string())
+}
+
+/// Converts, describes and publishes one source; returns the item's path.
+fn process(
+    package: &dyn Package,
+    catalog: &Catalog,
+    src: &std::path::Path,
+    workdir: PathBuf,
+    collection_id: &str,
+    datetime: Option<Timing>,
+) -> anyhow::Result<String> {
+    let source = Source::from_path(src)?;
+    let item_id = item_id(src);
+    validate_id(&item_id).with_context(|| format!("{}: unusable file name", src.display()))?;
+    std::fs::create_dir_all(&workdir)
+        .with_context(|| format!("creating the staging directory {}", workdir.display()))?;
+    let job = Job {
+        source,
+        item_id,
+        collection_id: collection_id.to_string(),
+        workdir,
+        datetime,
+    };
+    let artifacts = package.convert(&job)?;
+    let item = package.describe(&job, &artifacts)?;
+    let item = catalog
+        .write_item(item, &artifacts)
+        .with_context(|| format!("{}: publishing the item", src.display()))?;
+    Ok(format!(
+        "{}/{}",
+        catalog.location(),
+        stacforge_catalog::layout::item_path(&item.id)
+    ))
+}

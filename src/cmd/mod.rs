@@ -1,0 +1,7 @@
+//! One module per verb.
+
+pub mod cogify;
+pub mod create;
+pub mod info;
+pub mod list;
+pub mod validate;

@@ -234,9 +234,26 @@ fn split_antimeridian(shape: MultiPolygon, epsilon: f64) -> Footprint {
     let mut parts = Vec::new();
     let (mut west, mut south, mut east, mut north) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     let mut crosses = false;
+    let mut polar = false;
     for polygon in &shape.0 {
         let reference = polygon.exterior().0.first().map_or(0.0, |c| c.x);
-        let exterior = unwrap_ring(polygon.exterior(), reference);
+        let mut exterior = unwrap_ring(polygon.exterior(), reference);
+        // A ring that winds once around a pole ends 360° from where it
+        // started: close it through the pole so that it encloses it.
+        let (first, last) = (exterior.0[0], exterior.0[exterior.0.len() - 1]);
+        if ((last.x - first.x).abs() - 360.0).abs() < 1e-6 {
+            polar = true;
+            let mean_lat = exterior.0.iter().map(|c| c.y).sum::<f64>() / exterior.0.len() as f64;
+            let pole = if mean_lat >= 0.0 { 90.0 } else { -90.0 };
+            exterior.0.push(Coord { x: last.x, y: pole });
+            exterior.0.push(Coord {
+                x: first.x,
+                y: pole,
+            });
+            exterior.0.push(first);
+            north = north.max(pole);
+            south = south.min(pole);
+        }
         let interiors = polygon
             .interiors()
             .iter()
@@ -258,7 +275,7 @@ fn split_antimeridian(shape: MultiPolygon, epsilon: f64) -> Footprint {
             continue;
         }
         crosses = true;
-        for shift in [-360.0, 0.0, 360.0] {
+        for shift in [-720.0, -360.0, 0.0, 360.0, 720.0] {
             let window = Rect::new(
                 Coord {
                     x: -180.0 + shift,
@@ -277,6 +294,11 @@ fn split_antimeridian(shape: MultiPolygon, epsilon: f64) -> Footprint {
                 }));
             }
         }
+    }
+    if polar {
+        west = -180.0;
+        east = 180.0;
+        crosses = false;
     }
     let bbox = if crosses {
         let wrap = |lon: f64| {
@@ -360,6 +382,22 @@ mod tests {
                 assert!((-180.0..=180.0).contains(&lon), "{lon}");
             }
         }
+    }
+
+    #[test]
+    fn ring_around_the_pole_encloses_it() {
+        // A circle of latitude 70°N, as PROJ returns it from a polar grid.
+        let mut ring: Vec<(f64, f64)> = (0..=36)
+            .map(|i| (((i * 10) as f64 + 180.0) % 360.0 - 180.0, 70.0))
+            .collect();
+        ring[36] = ring[0];
+        let fp = split_antimeridian(
+            MultiPolygon(vec![Polygon::new(LineString::from(ring), vec![])]),
+            0.0,
+        );
+        assert_eq!(fp.bbox, [-180.0, 70.0, 180.0, 90.0]);
+        let json = fp.geometry.to_string();
+        assert!(json.contains("90.0"), "reaches the pole: {json}");
     }
 
     #[test]

@@ -33,9 +33,18 @@ pub fn open(path: &Path) -> Result<Dataset> {
             message: "is a directory, not a file".to_string(),
         });
     }
-    let ds = Dataset::open(path).map_err(|e| Error::Open {
+    let options = gdal::DatasetOptions {
+        open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER
+            | gdal::GdalOpenFlags::GDAL_OF_READONLY
+            | gdal::GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+        ..Default::default()
+    };
+    let ds = Dataset::open_ex(path, options).map_err(|e| Error::Open {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: match e {
+            gdal::errors::GdalError::NullPointer { msg, .. } if !msg.is_empty() => msg,
+            other => other.to_string(),
+        },
     })?;
     if ds.raster_count() == 0 {
         let subdatasets = ds.metadata_domain("SUBDATASETS").unwrap_or_default();

@@ -25,13 +25,24 @@ pub use cog::{CogOptions, Compression, Predictor, Resampling};
 pub use error::{Error, Result, Unsupported};
 pub use inspect::{inspect, InspectOptions};
 
-/// Sets GDAL configuration that stacforge relies on; call once before use.
+/// Sets GDAL configuration that stacforge relies on; called by every entry
+/// point of this crate, so calling it yourself is optional.
 ///
-/// No `.aux.xml` side files are written next to sources or outputs.
+/// - No `.aux.xml` side files are written next to sources or outputs.
+/// - GDAL's errors are not printed: stacforge reports each failure once,
+///   with the file it concerns. GDAL's warnings go to standard error, each
+///   distinct message once per process.
 pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
-        let _ = gdal::config::set_config_option("CPL_LOG_ERRORS", "OFF");
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        gdal::config::set_error_handler(move |class, _code, message| {
+            if class == gdal::errors::CplErrType::Warning
+                && seen.lock().is_ok_and(|mut s| s.insert(message.to_string()))
+            {
+                eprintln!("warning (GDAL): {message}");
+            }
+        });
     });
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned Python consumers used by the interop tests
+# (rio-cogeo, stac-valid). Re-running is quick when the pins have not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${STACFORGE_VENV:-.venv}
+req=scripts/interop-requirements.txt
+stamp="$venv/.requirements"
+if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp"; then
+  exit 0
+fi
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+cp "$req" "$stamp"
+echo "setup-interop: $("$venv/bin/rio" cogeo --version 2>&1 | head -1); $("$venv/bin/pip" show stac-valid 2>/dev/null | grep ^Version)" >&2

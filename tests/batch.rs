@@ -1,0 +1,246 @@
+//! `stacforge geotiff create-item` over real files, good and bad, in one batch.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+#[test]
+fn every_shared_geotiff_in_one_batch() {
+    let (Some(data), Some(schemas)) = (shared_data(), schemas()) else {
+        return;
+    };
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(data.join("geotiff"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
+        .collect();
+    sources.sort();
+    assert!(sources.len() >= 7, "{sources:?}");
+    // Bad inputs of every kind, and a directory, in the same batch.
+    let bad: Vec<PathBuf> = [
+        "complex_cint16",
+        "empty",
+        "gcps_only",
+        "no_crs",
+        "not_a_raster",
+        "truncated",
+    ]
+    .iter()
+    .map(|n| fixtures().join(format!("bad/{n}.tif")))
+    .chain([fixtures().join("geotiff")])
+    .collect();
+    let out = tempfile::tempdir().unwrap();
+    let mut args: Vec<std::ffi::OsString> = vec!["geotiff".into(), "create-item".into()];
+    args.extend(sources.iter().map(Into::into));
+    args.extend(bad.iter().map(Into::into));
+    args.extend([
+        "--out".into(),
+        out.path().into(),
+        "--datetime".into(),
+        "2020-01-01T00:00:00Z".into(),
+        "--json".into(),
+    ]);
+    let run = stacforge(&args);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "some inputs are bad: {}",
+        text(&run)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).expect(&text(&run));
+
+    let invalid_reasons = [
+        ("rotated.tif", "rotated or sheared"),
+        ("complex_cint16.tif", "complex data type CInt16"),
+        ("empty.tif", "is empty"),
+        ("gcps_only.tif", "ground control points only"),
+        ("no_crs.tif", "no coordinate reference system"),
+        (
+            "not_a_raster.tif",
+            "not recognized as a supported file format",
+        ),
+        ("truncated.tif", "TIFFReadEncodedStrip() failed"),
+        ("geotiff", "is a directory"),
+    ];
+    let entries = summary["sources"].as_array().unwrap();
+    for (name, reason) in invalid_reasons {
+        let entry = entries
+            .iter()
+            .find(|e| e["source"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} in the summary"));
+        let error = entry["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} must fail: {entry}"));
+        assert!(error.contains(name), "the error names the file: {error}");
+        assert!(
+            error.contains(reason),
+            "{name}: expected {reason:?} in {error:?}"
+        );
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains("FAILED") && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+    assert_eq!(summary["failed"], invalid_reasons.len());
+
+    let valid: Vec<&PathBuf> = sources
+        .iter()
+        .filter(|s| !s.ends_with("rotated.tif"))
+        .collect();
+    assert_eq!(summary["written"], valid.len());
+    for src in valid {
+        let id = src.file_stem().unwrap().to_str().unwrap();
+        let dir = out.path().join("items").join(id);
+        let cog = dir.join(format!("{id}.tif"));
+        let report = stacforge_raster::layout::check(&cog).unwrap();
+        assert!(report.is_valid(), "{id}: {:?}", report.errors);
+        assert_same_pixels(src, &cog);
+        let item_path = dir.join(format!("{id}.json"));
+        let problems = schema_problems(&schemas, &item_path);
+        assert!(problems.is_empty(), "{id}: {problems:#?}");
+        let item = json(&item_path);
+        let via = item["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "via")
+            .unwrap();
+        assert_eq!(via["file:size"], std::fs::metadata(src).unwrap().len());
+        assert_eq!(
+            via["file:checksum"],
+            stacforge_core::checksum::sha256_multihash(std::fs::File::open(src).unwrap()).unwrap()
+        );
+        assert_eq!(
+            item["assets"]["data"]["file:size"],
+            std::fs::metadata(&cog).unwrap().len()
+        );
+        assert_eq!(
+            item["assets"]["data"]["file:header_size"],
+            report.header_size
+        );
+    }
+    let collection = out.path().join("collection.json");
+    assert!(schema_problems(&schemas, &collection).is_empty());
+    let links = json(&collection)["links"].as_array().unwrap().clone();
+    assert_eq!(
+        links.iter().filter(|l| l["rel"] == "item").count(),
+        summary["written"].as_u64().unwrap() as usize
+    );
+
+    // Nothing half-written or left over from the failures.
+    for entry in walk(out.path()) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.contains("partial") && !name.starts_with('.'),
+            "leftover {}",
+            entry.display()
+        );
+    }
+    for (name, _) in invalid_reasons {
+        let stem = name.trim_end_matches(".tif");
+        assert!(
+            !out.path().join("items").join(stem).exists(),
+            "{stem} has no item"
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn datetimes_come_from_the_files_and_are_never_invented() {
+    let out = tempfile::tempdir().unwrap();
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        fixtures().join("geotiff/dem_utm33.tif").as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let item = json(&out.path().join("items/dem_utm33/dem_utm33.json"));
+    assert_eq!(item["properties"]["datetime"], "2021-06-15T10:30:00Z");
+
+    // A file without a datetime and no --datetime: a clear error, no item.
+    let Some(data) = shared_data() else { return };
+    let elev = data.join("geotiff/elev.tif");
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        elev.as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("elev.tif") && stderr.contains("pass --datetime"),
+        "{stderr}"
+    );
+    assert!(!out.path().join("items/elev").exists());
+
+    // A range is written as start/end with a null datetime.
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        elev.as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+        "--datetime".as_ref(),
+        "2021-01-01/2021-12-31".as_ref(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let item = json(&out.path().join("items/elev/elev.json"));
+    assert!(item["properties"]["datetime"].is_null());
+    assert_eq!(item["properties"]["start_datetime"], "2021-01-01T00:00:00Z");
+    let collection = json(&out.path().join("collection.json"));
+    assert_eq!(
+        collection["extent"]["temporal"]["interval"][0][0],
+        "2021-01-01T00:00:00Z"
+    );
+    assert_eq!(
+        collection["extent"]["temporal"]["interval"][0][1],
+        "2021-12-31T00:00:00Z"
+    );
+}
+
+#[test]
+fn duplicate_ids_in_a_batch_are_refused_not_overwritten() {
+    let out = tempfile::tempdir().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let other = copy.path().join("dem_utm33.tif");
+    std::fs::copy(fixtures().join("geotiff/rgb_wgs84.tif"), &other).unwrap();
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        fixtures().join("geotiff/dem_utm33.tif").as_os_str(),
+        other.as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("already taken"),
+        "{}",
+        text(&run)
+    );
+    let item = json(&out.path().join("items/dem_utm33/dem_utm33.json"));
+    assert_eq!(
+        item["assets"]["data"]["bands"].as_array().unwrap().len(),
+        1,
+        "the first source's item"
+    );
+}

@@ -1,0 +1,199 @@
+//! `stacforge cogify`: COG options, reprojection, palettes, nodata, atomicity.
+
+mod common;
+
+use common::*;
+use gdal::{Dataset, Metadata};
+use std::path::Path;
+use std::process::Command;
+
+fn cogify(src: &Path, dst: &Path, extra: &[&str]) {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["cogify".as_ref(), src.as_os_str(), dst.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let run = stacforge(args);
+    assert!(run.status.success(), "{}", text(&run));
+    let report = stacforge_raster::layout::check(dst).unwrap();
+    assert!(report.is_valid(), "{:?}", report.errors);
+}
+
+#[test]
+fn reprojection_matches_gdalwarp() {
+    let Some(data) = shared_data() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let src = data.join("geotiff/non_cog.tif");
+    let ours = out.path().join("ours.tif");
+    cogify(
+        &src,
+        &ours,
+        &["--t-srs", "EPSG:4326", "--resampling", "nearest"],
+    );
+    // The like-for-like reference is gdalwarp writing a COG: with a GTiff
+    // output GDAL warps in other chunks, and its approximate transformer
+    // (0.125 px error threshold) then picks other neighbours at a few
+    // thousand edge pixels.
+    let reference = out.path().join("gdalwarp.tif");
+    let warp = Command::new("gdalwarp")
+        .args(["-q", "-t_srs", "EPSG:4326", "-r", "near", "-of", "COG"])
+        .arg(&src)
+        .arg(&reference)
+        .status()
+        .expect("gdalwarp (gdal-bin) is installed");
+    assert!(warp.success());
+    assert_same_pixels(&reference, &ours);
+    let (a, b) = (
+        Dataset::open(&ours).unwrap(),
+        Dataset::open(&reference).unwrap(),
+    );
+    let (ga, gb) = (a.geo_transform().unwrap(), b.geo_transform().unwrap());
+    for i in 0..6 {
+        assert!(
+            (ga[i] - gb[i]).abs() < 1e-9,
+            "geotransform {ga:?} vs {gb:?}"
+        );
+    }
+    assert_eq!(a.spatial_ref().unwrap().auth_code().unwrap(), 4326);
+}
+
+#[test]
+fn web_optimized_output_is_aligned_to_web_mercator_tiles() {
+    let out = tempfile::tempdir().unwrap();
+    let dst = out.path().join("web.tif");
+    cogify(
+        &fixtures().join("geotiff/rgb_wgs84.tif"),
+        &dst,
+        &["--web-optimized", "--blocksize", "256"],
+    );
+    let ds = Dataset::open(&dst).unwrap();
+    assert_eq!(ds.spatial_ref().unwrap().auth_code().unwrap(), 3857);
+    let gt = ds.geo_transform().unwrap();
+    let origin = -20037508.342789244;
+    // Resolution is a WebMercatorQuad zoom level's, and the origin a tile corner.
+    let zoom = (2.0 * -origin / 256.0 / gt[1]).log2();
+    assert!(
+        (zoom - zoom.round()).abs() < 1e-9,
+        "resolution {} is not a zoom level",
+        gt[1]
+    );
+    let tile = 256.0 * gt[1];
+    let (tx, ty) = ((gt[0] - origin) / tile, (-origin - gt[3]) / tile);
+    assert!(
+        (tx - tx.round()).abs() < 1e-6 && (ty - ty.round()).abs() < 1e-6,
+        "{gt:?}"
+    );
+}
+
+#[test]
+fn palette_nodata_and_pixels_survive() {
+    let out = tempfile::tempdir().unwrap();
+    let src = fixtures().join("geotiff/landcover_laea.tif");
+    let dst = out.path().join("landcover.tif");
+    cogify(&src, &dst, &["--compression", "zstd", "--level", "9"]);
+    assert_same_pixels(&src, &dst);
+    let (a, b) = (Dataset::open(&src).unwrap(), Dataset::open(&dst).unwrap());
+    let (ba, bb) = (a.rasterband(1).unwrap(), b.rasterband(1).unwrap());
+    assert_eq!(ba.no_data_value(), bb.no_data_value());
+    let (ta, tb) = (ba.color_table().unwrap(), bb.color_table().unwrap());
+    assert_eq!(ta.entry_count(), tb.entry_count());
+    for i in 0..ta.entry_count() {
+        assert_eq!(
+            format!("{:?}", ta.entry(i)),
+            format!("{:?}", tb.entry(i)),
+            "palette entry {i}"
+        );
+    }
+    assert_eq!(
+        b.metadata_item("COMPRESSION", "IMAGE_STRUCTURE").as_deref(),
+        Some("ZSTD")
+    );
+
+    // NaN nodata on a float raster, with the floating-point predictor.
+    let src = fixtures().join("geotiff/seaice_3413.tif");
+    let dst = out.path().join("seaice.tif");
+    cogify(
+        &src,
+        &dst,
+        &[
+            "--predictor",
+            "floating-point",
+            "--overview-resampling",
+            "average",
+            "--blocksize",
+            "128",
+        ],
+    );
+    assert_same_pixels(&src, &dst);
+    assert!(Dataset::open(&dst)
+        .unwrap()
+        .rasterband(1)
+        .unwrap()
+        .no_data_value()
+        .unwrap()
+        .is_nan());
+}
+
+#[test]
+fn a_failed_conversion_leaves_nothing_at_the_destination() {
+    let out = tempfile::tempdir().unwrap();
+    let dst = out.path().join("never.tif");
+    let run = stacforge([
+        "cogify".as_ref(),
+        fixtures().join("bad/truncated.tif").as_os_str(),
+        dst.as_os_str(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("truncated.tif"),
+        "{}",
+        text(&run)
+    );
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "no file, partial or final"
+    );
+
+    let run = stacforge([
+        "cogify".as_ref(),
+        fixtures().join("geotiff/dem_utm33.tif").as_os_str(),
+        dst.as_os_str(),
+        "--level".as_ref(),
+        "40".as_ref(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("compression level"),
+        "{}",
+        text(&run)
+    );
+}
+
+#[test]
+fn info_reports_what_stacforge_sees() {
+    let run = stacforge([
+        "info".as_ref(),
+        fixtures().join("geotiff/pacific_3832.tif").as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let info: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(info["profile"]["crs"]["code"], "EPSG:3832");
+    assert_eq!(
+        info["profile"]["footprint"]["geometry"]["type"], "MultiPolygon",
+        "split at the antimeridian"
+    );
+    let bbox = info["profile"]["footprint"]["bbox"].as_array().unwrap();
+    assert!(
+        bbox[0].as_f64().unwrap() > bbox[2].as_f64().unwrap(),
+        "west > east across the antimeridian: {bbox:?}"
+    );
+    // Stripped without overviews is only a warning at 200x100 (as in GDAL's validator).
+    assert_eq!(info["cog"]["errors"], serde_json::json!([]));
+    assert!(
+        info["cog"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("strips"),
+        "{}",
+        info["cog"]
+    );
+}

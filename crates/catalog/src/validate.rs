@@ -184,22 +184,62 @@ impl Validator {
         for url in urls {
             let validator = self.compiled(&url)?;
             for error in validator.iter_errors(document) {
-                let mut message = error.to_string();
-                if message.len() > 300 {
-                    let cut = (0..=300)
-                        .rev()
-                        .find(|i| message.is_char_boundary(*i))
-                        .unwrap_or(0);
-                    message.truncate(cut);
-                    message.push('…');
+                for leaf in leaves(&error) {
+                    let problem = Problem {
+                        schema: url.clone(),
+                        pointer: leaf.instance_path.to_string(),
+                        message: short_message(leaf),
+                    };
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
                 }
-                problems.push(Problem {
-                    schema: url.clone(),
-                    pointer: error.instance_path.to_string(),
-                    message,
-                });
             }
         }
         Ok(problems)
     }
+}
+
+/// The errors that explain `error`: itself, or for `anyOf`/`oneOf` the
+/// leaves of the branch that failed deepest in the document and, among
+/// those, least often (the branch that matched the document best, in the
+/// spirit of Python jsonschema's `best_match`).
+fn leaves<'a>(
+    error: &'a jsonschema::ValidationError<'a>,
+) -> Vec<&'a jsonschema::ValidationError<'a>> {
+    use jsonschema::error::ValidationErrorKind;
+    let context = match &error.kind {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context
+        }
+        _ => return vec![error],
+    };
+    let depth = |e: &jsonschema::ValidationError| e.instance_path.as_str().matches('/').count();
+    let best = context
+        .iter()
+        .filter(|branch| !branch.is_empty())
+        .map(|branch| branch.iter().flat_map(leaves).collect::<Vec<_>>())
+        .max_by_key(|leaves| {
+            // Deepest first; among equals, the branch with fewest failures.
+            let deepest = leaves.iter().map(|e| depth(e)).max().unwrap_or(0);
+            (deepest, std::cmp::Reverse(leaves.len()))
+        });
+    match best {
+        Some(best) if !best.is_empty() => best,
+        _ => vec![error],
+    }
+}
+
+/// The error's message, cut short when it quotes a large value.
+fn short_message(error: &jsonschema::ValidationError) -> String {
+    let mut message = error.to_string();
+    if message.len() > 300 {
+        let cut = (0..=300)
+            .rev()
+            .find(|i| message.is_char_boundary(*i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
 }

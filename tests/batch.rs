@@ -48,7 +48,8 @@ fn every_shared_geotiff_in_one_batch() {
         "some inputs are bad: {}",
         text(&run)
     );
-    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).expect(&text(&run));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&run.stdout).unwrap_or_else(|_| panic!("{}", text(&run)));
 
     let invalid_reasons = [
         ("rotated.tif", "rotated or sheared"),

@@ -127,7 +127,8 @@ fn real_consumers_accept_every_output() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let (start, end) = (stdout.find('[').unwrap(), stdout.rfind(']').unwrap());
-    let results: Vec<Value> = serde_json::from_str(&stdout[start..=end]).expect(&stdout);
+    let results: Vec<Value> =
+        serde_json::from_str(&stdout[start..=end]).unwrap_or_else(|_| panic!("{stdout}"));
     assert_eq!(
         results.len(),
         items.len() + 1,

@@ -205,7 +205,7 @@ impl Default for CogOptions {
 impl CogOptions {
     /// Checks combinations GDAL would reject late or silently.
     pub fn validate(&self) -> Result<()> {
-        if self.blocksize < 128 || self.blocksize % 16 != 0 {
+        if self.blocksize < 128 || !self.blocksize.is_multiple_of(16) {
             return Err(Error::InvalidOption {
                 what: "block size",
                 value: self.blocksize.to_string(),

@@ -1,0 +1,45 @@
+# stacforge: the two commands of the README are `make demo` and `make test`.
+CARGO   ?= cargo
+BIN     := target/debug/stacforge
+# The official STAC schemas, laid out by URL, for offline validation.
+SCHEMAS ?= $(firstword $(wildcard $(STACFORGE_SCHEMAS)) $(wildcard ../shared/stac-schemas))
+
+.PHONY: deps interop build demo test lint fixtures clean
+
+deps:
+	bash scripts/install-system-deps.sh
+
+interop: deps
+	bash scripts/setup-interop.sh
+
+build: deps
+	$(CARGO) build --locked
+
+# Convert the bundled fixtures into a STAC catalog of COGs under ./demo-out/,
+# then check it.
+demo: build
+	rm -rf demo-out
+	$(BIN) geotiff create-item fixtures/geotiff/*.tif --out demo-out
+	$(BIN) validate demo-out/items
+ifneq ($(SCHEMAS),)
+	$(BIN) validate --schemas $(SCHEMAS) demo-out
+else
+	@echo "(STAC schema check skipped: set STACFORGE_SCHEMAS to a folder of the official schemas)"
+endif
+	@echo "catalog written to demo-out/collection.json"
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+# Formatting, lints, unit, integration, snapshot and interop tests.
+test: interop lint
+	bash scripts/test-summary.sh $(CARGO) test --workspace --locked
+
+# Regenerate fixtures/ with the project's own generator.
+fixtures:
+	$(CARGO) run --locked -p stacforge-fixtures
+
+clean:
+	rm -rf demo-out
+	$(CARGO) clean

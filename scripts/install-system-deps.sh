@@ -31,4 +31,4 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "install-system-deps: no Rust toolchain (cargo) on PATH; install Rust 1.89 or newer with rustup (https://rustup.rs), then run this again" >&2
   exit 1
 fi
-echo "install-system-deps: GDAL $(gdal-config --version), PROJ $(projinfo 2>&1 | head -1 | grep -o '[0-9.]*' | head -1 || true), $(cargo --version)" >&2
+echo "install-system-deps: GDAL $(gdal-config --version), PROJ $(pkg-config --modversion proj 2>/dev/null || echo "?"), $(cargo --version)" >&2

@@ -245,3 +245,120 @@ fn duplicate_ids_in_a_batch_are_refused_not_overwritten() {
         "the first source's item"
     );
 }
+
+#[test]
+fn a_stac_item_as_source_is_linked_with_derived_from() {
+    let first = tempfile::tempdir().unwrap();
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        fixtures().join("geotiff/rgb_wgs84.tif").as_os_str(),
+        "--out".as_ref(),
+        first.path().as_os_str(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let old_path = first.path().join("items/rgb_wgs84/rgb_wgs84.json");
+    let old = json(&old_path);
+
+    let second = tempfile::tempdir().unwrap();
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        old_path.as_os_str(),
+        "--out".as_ref(),
+        second.path().as_os_str(),
+        "--compression".as_ref(),
+        "zstd".as_ref(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let new = json(&second.path().join("items/rgb_wgs84/rgb_wgs84.json"));
+    let link = |rel: &str| {
+        new["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == rel)
+            .unwrap_or_else(|| panic!("{rel} link in {new:#}"))
+            .clone()
+    };
+    let canonical = std::fs::canonicalize(&old_path).unwrap();
+    assert_eq!(
+        link("derived_from")["href"],
+        format!("file://{}", canonical.display())
+    );
+    // The chain holds: the bytes converted are the bytes the old item describes.
+    assert_eq!(
+        link("via")["file:checksum"],
+        old["assets"]["data"]["file:checksum"]
+    );
+    assert_eq!(new["properties"]["datetime"], old["properties"]["datetime"]);
+    if let Some(schemas) = schemas() {
+        let problems = schema_problems(
+            &schemas,
+            &second.path().join("items/rgb_wgs84/rgb_wgs84.json"),
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    // A JSON source that is not an item is refused with the reason.
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        first.path().join("collection.json").as_os_str(),
+        "--out".as_ref(),
+        second.path().as_os_str(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&run.stderr)
+            .contains("collection.json: a .json source must be a STAC item"),
+        "{}",
+        text(&run)
+    );
+}
+
+#[test]
+fn create_collection_recomputes_from_the_items_present() {
+    let out = tempfile::tempdir().unwrap();
+    let sources = [
+        fixtures().join("geotiff/dem_utm33.tif"),
+        fixtures().join("geotiff/rgb_wgs84.tif"),
+    ];
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-item".as_ref(),
+        sources[0].as_os_str(),
+        sources[1].as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+        "--collection-id".as_ref(),
+        "dems".as_ref(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    std::fs::remove_dir_all(out.path().join("items/rgb_wgs84")).unwrap();
+    let run = stacforge([
+        "geotiff".as_ref(),
+        "create-collection".as_ref(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+        "--collection-id".as_ref(),
+        "dems".as_ref(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let collection = json(&out.path().join("collection.json"));
+    assert_eq!(collection["id"], "dems");
+    let items: Vec<_> = collection["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "item")
+        .collect();
+    assert_eq!(items.len(), 1);
+    let item = json(&out.path().join("items/dem_utm33/dem_utm33.json"));
+    assert_eq!(item["collection"], "dems");
+    assert_eq!(collection["extent"]["spatial"]["bbox"][0], item["bbox"]);
+    assert_eq!(
+        collection["extent"]["temporal"]["interval"][0][0],
+        item["properties"]["datetime"]
+    );
+}

@@ -14,7 +14,8 @@ use std::time::Instant;
 /// Options of `stacforge <package> create-item`.
 #[derive(Debug, clap::Args)]
 pub struct ItemArgs {
-    /// Source files, one item each.
+    /// Source files, one item each. A `.json` source is a STAC item: its data
+    /// asset is converted and the new item links back with `derived_from`.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<PathBuf>,
     /// The catalog to write into (a directory or file:// URL); created if needed.
@@ -228,9 +229,18 @@ fn process(
     collection_id: &str,
     datetime: Option<Timing>,
 ) -> anyhow::Result<String> {
-    let source = Source::from_path(src)?;
-    let item_id = item_id(src);
-    validate_id(&item_id).with_context(|| format!("{}: unusable file name", src.display()))?;
+    let is_json = src
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let (source, item_id, derived_from) = if is_json {
+        let found = stacforge_catalog::source::from_stac_item(src)?;
+        let source = Source::from_path(&found.asset_path)
+            .with_context(|| format!("{}: reading its data asset", src.display()))?;
+        (source, found.id, Some(found.item_href))
+    } else {
+        (Source::from_path(src)?, item_id(src), None)
+    };
+    validate_id(&item_id).with_context(|| format!("{}: unusable item id", src.display()))?;
     std::fs::create_dir_all(&workdir)
         .with_context(|| format!("creating the staging directory {}", workdir.display()))?;
     let job = Job {
@@ -239,6 +249,7 @@ fn process(
         collection_id: collection_id.to_string(),
         workdir,
         datetime,
+        derived_from,
     };
     let artifacts = package.convert(&job)?;
     let item = package.describe(&job, &artifacts)?;

@@ -5,11 +5,14 @@
 //!   `items/<id>/<id>.json` beside the item's assets, with self-contained
 //!   relative links. Assets are written first, the item JSON after them and
 //!   the collection last, each object atomically.
+//! - [`source::from_stac_item`]: a source given as a STAC item resolves to
+//!   its data asset, so the new item can link back with `derived_from`.
 //! - [`validate::Validator`]: STAC validation against the official JSON
 //!   schemas, offline, from a local schema folder.
 
 mod error;
 pub mod layout;
+pub mod source;
 mod store;
 pub mod validate;
 

@@ -158,6 +158,7 @@ mod tests {
             collection_id: "geotiff".into(),
             workdir: "/tmp".into(),
             datetime: None,
+            derived_from: None,
         }
     }
 

@@ -16,6 +16,9 @@ pub struct Job {
     pub workdir: PathBuf,
     /// A datetime given by the user; it takes precedence over the file's.
     pub datetime: Option<Timing>,
+    /// The STAC item the source was found in, when it was given as one; the
+    /// new item links to it with `derived_from`.
+    pub derived_from: Option<String>,
 }
 
 /// A dataset package: converts sources and describes them in STAC.

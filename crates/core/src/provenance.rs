@@ -1,6 +1,6 @@
 //! Provenance: every item records the bytes it came from and what made it.
 
-use crate::{extension, item::add_extension, Source, SOFTWARE};
+use crate::{extension, item::add_extension, Job, SOFTWARE};
 use serde_json::json;
 use stac::{Item, Link};
 
@@ -8,9 +8,14 @@ use stac::{Item, Link};
 /// information in the link's context").
 pub const SOURCE_REL: &str = "via";
 
-/// Records the source (a `via` link with its size and checksum), the software
+/// Records the source (a `via` link with its size and checksum, and a
+/// `derived_from` link when the source came from a STAC item), the software
 /// that made the item and a lineage sentence.
-pub fn stamp(item: &mut Item, source: &Source, lineage: &str) {
+pub fn stamp(item: &mut Item, job: &Job, lineage: &str) {
+    let source = &job.source;
+    if let Some(href) = &job.derived_from {
+        derived_from(item, href);
+    }
     let mut link = Link::new(&source.href, SOURCE_REL).title(Some(format!(
         "Source file {}",
         source

@@ -109,7 +109,7 @@ impl Package for GeoTiff {
                 (None, false) => String::new(),
             }
         );
-        provenance::stamp(&mut stac_item, &job.source, &lineage);
+        provenance::stamp(&mut stac_item, job, &lineage);
         Ok(stac_item)
     }
 }

@@ -31,17 +31,12 @@ fn every_shared_geotiff_in_one_batch() {
     .chain([fixtures().join("geotiff")])
     .collect();
     let out = tempfile::tempdir().unwrap();
-    let mut args: Vec<std::ffi::OsString> = vec!["geotiff".into(), "create-item".into()];
-    args.extend(sources.iter().map(Into::into));
-    args.extend(bad.iter().map(Into::into));
-    args.extend([
-        "--out".into(),
-        out.path().into(),
-        "--datetime".into(),
-        "2020-01-01T00:00:00Z".into(),
-        "--json".into(),
-    ]);
-    let run = stacforge(&args);
+    let all: Vec<&PathBuf> = sources.iter().chain(&bad).collect();
+    let run = create_items(
+        &all,
+        out.path(),
+        &["--datetime", "2020-01-01T00:00:00Z", "--json"],
+    );
     assert_eq!(
         run.status.code(),
         Some(1),
@@ -164,13 +159,7 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 #[test]
 fn datetimes_come_from_the_files_and_are_never_invented() {
     let out = tempfile::tempdir().unwrap();
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        fixtures().join("geotiff/dem_utm33.tif").as_os_str(),
-        "--out".as_ref(),
-        out.path().as_os_str(),
-    ]);
+    let run = create_items(&[fixtures().join("geotiff/dem_utm33.tif")], out.path(), &[]);
     assert!(run.status.success(), "{}", text(&run));
     let item = json(&out.path().join("items/dem_utm33/dem_utm33.json"));
     assert_eq!(item["properties"]["datetime"], "2021-06-15T10:30:00Z");
@@ -178,13 +167,7 @@ fn datetimes_come_from_the_files_and_are_never_invented() {
     // A file without a datetime and no --datetime: a clear error, no item.
     let Some(data) = shared_data() else { return };
     let elev = data.join("geotiff/elev.tif");
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        elev.as_os_str(),
-        "--out".as_ref(),
-        out.path().as_os_str(),
-    ]);
+    let run = create_items(&[&elev], out.path(), &[]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
@@ -194,15 +177,11 @@ fn datetimes_come_from_the_files_and_are_never_invented() {
     assert!(!out.path().join("items/elev").exists());
 
     // A range is written as start/end with a null datetime.
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        elev.as_os_str(),
-        "--out".as_ref(),
-        out.path().as_os_str(),
-        "--datetime".as_ref(),
-        "2021-01-01/2021-12-31".as_ref(),
-    ]);
+    let run = create_items(
+        &[&elev],
+        out.path(),
+        &["--datetime", "2021-01-01/2021-12-31"],
+    );
     assert!(run.status.success(), "{}", text(&run));
     let item = json(&out.path().join("items/elev/elev.json"));
     assert!(item["properties"]["datetime"].is_null());
@@ -224,14 +203,11 @@ fn duplicate_ids_in_a_batch_are_refused_not_overwritten() {
     let copy = tempfile::tempdir().unwrap();
     let other = copy.path().join("dem_utm33.tif");
     std::fs::copy(fixtures().join("geotiff/rgb_wgs84.tif"), &other).unwrap();
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        fixtures().join("geotiff/dem_utm33.tif").as_os_str(),
-        other.as_os_str(),
-        "--out".as_ref(),
-        out.path().as_os_str(),
-    ]);
+    let run = create_items(
+        &[fixtures().join("geotiff/dem_utm33.tif"), other],
+        out.path(),
+        &[],
+    );
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     assert!(
         String::from_utf8_lossy(&run.stderr).contains("already taken"),
@@ -249,27 +225,17 @@ fn duplicate_ids_in_a_batch_are_refused_not_overwritten() {
 #[test]
 fn a_stac_item_as_source_is_linked_with_derived_from() {
     let first = tempfile::tempdir().unwrap();
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        fixtures().join("geotiff/rgb_wgs84.tif").as_os_str(),
-        "--out".as_ref(),
-        first.path().as_os_str(),
-    ]);
+    let run = create_items(
+        &[fixtures().join("geotiff/rgb_wgs84.tif")],
+        first.path(),
+        &[],
+    );
     assert!(run.status.success(), "{}", text(&run));
     let old_path = first.path().join("items/rgb_wgs84/rgb_wgs84.json");
     let old = json(&old_path);
 
     let second = tempfile::tempdir().unwrap();
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        old_path.as_os_str(),
-        "--out".as_ref(),
-        second.path().as_os_str(),
-        "--compression".as_ref(),
-        "zstd".as_ref(),
-    ]);
+    let run = create_items(&[&old_path], second.path(), &["--compression", "zstd"]);
     assert!(run.status.success(), "{}", text(&run));
     let new = json(&second.path().join("items/rgb_wgs84/rgb_wgs84.json"));
     let link = |rel: &str| {
@@ -301,13 +267,7 @@ fn a_stac_item_as_source_is_linked_with_derived_from() {
     }
 
     // A JSON source that is not an item is refused with the reason.
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        first.path().join("collection.json").as_os_str(),
-        "--out".as_ref(),
-        second.path().as_os_str(),
-    ]);
+    let run = create_items(&[first.path().join("collection.json")], second.path(), &[]);
     assert_eq!(run.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&run.stderr)
@@ -324,16 +284,7 @@ fn create_collection_recomputes_from_the_items_present() {
         fixtures().join("geotiff/dem_utm33.tif"),
         fixtures().join("geotiff/rgb_wgs84.tif"),
     ];
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        sources[0].as_os_str(),
-        sources[1].as_os_str(),
-        "--out".as_ref(),
-        out.path().as_os_str(),
-        "--collection-id".as_ref(),
-        "dems".as_ref(),
-    ]);
+    let run = create_items(&sources, out.path(), &["--collection-id", "dems"]);
     assert!(run.status.success(), "{}", text(&run));
     std::fs::remove_dir_all(out.path().join("items/rgb_wgs84")).unwrap();
     let run = stacforge([
@@ -361,4 +312,51 @@ fn create_collection_recomputes_from_the_items_present() {
         collection["extent"]["temporal"]["interval"][0][0],
         item["properties"]["datetime"]
     );
+}
+
+#[test]
+fn thumbnails_show_palettes_and_hide_nodata() {
+    let out = tempfile::tempdir().unwrap();
+    let sources = [
+        fixtures().join("geotiff/landcover_laea.tif"),
+        fixtures().join("geotiff/dem_utm33.tif"),
+    ];
+    let run = create_items(&sources, out.path(), &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    let pixel = |ds: &gdal::Dataset, band: usize, x: usize, y: usize| {
+        ds.rasterband(band)
+            .unwrap()
+            .read_as::<u8>((x as isize, y as isize), (1, 1), (1, 1), None)
+            .unwrap()
+            .data()[0]
+    };
+
+    // Paletted: expanded to RGBA with the palette's colours; nodata (index 0,
+    // alpha 0 in the palette) transparent.
+    let png =
+        gdal::Dataset::open(out.path().join("items/landcover_laea/landcover_laea.png")).unwrap();
+    assert_eq!(png.raster_count(), 4);
+    let (w, h) = png.raster_size();
+    assert_eq!(w.max(h), 200, "never upsampled beyond the source");
+    assert_eq!(pixel(&png, 4, 0, 0), 0, "corner is nodata");
+    let centre: Vec<u8> = (1..=4).map(|b| pixel(&png, b, w / 2, h / 2)).collect();
+    let palette = [
+        [0, 100, 0, 255],
+        [255, 200, 0, 255],
+        [0, 0, 255, 255],
+        [200, 0, 0, 255],
+        [150, 150, 150, 255],
+    ];
+    assert!(
+        palette.iter().any(|c| c[..] == centre[..]),
+        "centre {centre:?} is a class colour"
+    );
+
+    // Single band: grey stretched, with the nodata mask as alpha.
+    let png = gdal::Dataset::open(out.path().join("items/dem_utm33/dem_utm33.png")).unwrap();
+    assert_eq!(png.raster_count(), 2);
+    let (w, h) = png.raster_size();
+    assert_eq!((w, h), (256, 170));
+    assert_eq!(pixel(&png, 2, 0, 0), 0, "corner is nodata");
+    assert_eq!(pixel(&png, 2, w / 2, h / 2), 255);
 }

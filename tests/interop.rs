@@ -31,14 +31,8 @@ fn venv() -> Option<PathBuf> {
     None
 }
 
-fn create(out: &Path, sources: &[PathBuf], datetime: Option<&str>) {
-    let mut args: Vec<std::ffi::OsString> = vec!["geotiff".into(), "create-item".into()];
-    args.extend(sources.iter().map(Into::into));
-    args.extend(["--out".into(), out.into()]);
-    if let Some(t) = datetime {
-        args.extend(["--datetime".into(), t.into()]);
-    }
-    let run = stacforge(&args);
+fn create(out: &Path, sources: &[PathBuf], extra: &[&str]) {
+    let run = create_items(sources, out, extra);
     assert!(run.status.success(), "{}", text(&run));
 }
 
@@ -60,12 +54,12 @@ fn real_consumers_accept_every_output() {
     let out = tempfile::tempdir().unwrap();
     // Two runs into one catalog: the fixtures (dated by their metadata),
     // then the real files (undated, so --datetime).
-    create(out.path(), &tifs(&fixtures().join("geotiff")), None);
+    create(out.path(), &tifs(&fixtures().join("geotiff")), &[]);
     let real: Vec<_> = tifs(&data.join("geotiff"))
         .into_iter()
         .filter(|p| !p.ends_with("rotated.tif"))
         .collect();
-    create(out.path(), &real, Some("2020-01-01T00:00:00Z"));
+    create(out.path(), &real, &["--datetime", "2020-01-01T00:00:00Z"]);
 
     let items: Vec<PathBuf> = tifs(&fixtures().join("geotiff"))
         .iter()

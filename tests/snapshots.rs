@@ -42,15 +42,7 @@ fn geotiff_package_collection_and_items() {
         .map(|e| e.unwrap().path())
         .collect();
     sources.sort();
-    let mut args: Vec<std::ffi::OsString> = vec!["geotiff".into(), "create-item".into()];
-    args.extend(sources.iter().map(Into::into));
-    args.extend([
-        "--out".into(),
-        out.path().into(),
-        "--jobs".into(),
-        "1".into(),
-    ]);
-    let run = stacforge(&args);
+    let run = create_items(&sources, out.path(), &["--jobs", "1"]);
     assert!(run.status.success(), "{}", text(&run));
 
     insta::assert_json_snapshot!("collection", json(&out.path().join("collection.json")));

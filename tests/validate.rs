@@ -19,13 +19,7 @@ fn validate(paths: &[&Path], schemas: &Path) -> std::process::Output {
 
 /// A small valid catalog made by stacforge itself.
 fn catalog(out: &Path) -> std::path::PathBuf {
-    let run = stacforge([
-        "geotiff".as_ref(),
-        "create-item".as_ref(),
-        fixtures().join("geotiff/rgb_wgs84.tif").as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    let run = create_items(&[fixtures().join("geotiff/rgb_wgs84.tif")], out, &[]);
     assert!(run.status.success(), "{}", text(&run));
     out.join("items/rgb_wgs84/rgb_wgs84.json")
 }

@@ -67,6 +67,15 @@ where
         .expect("stacforge runs")
 }
 
+/// Runs `stacforge geotiff create-item SOURCES --out OUT EXTRA...`.
+pub fn create_items<P: AsRef<Path>>(sources: &[P], out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["geotiff".as_ref(), "create-item".as_ref()];
+    args.extend(sources.iter().map(|s| s.as_ref().as_os_str()));
+    args.extend(["--out".as_ref(), out.as_os_str()]);
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    stacforge(args)
+}
+
 /// stdout and stderr as text, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(

@@ -74,9 +74,11 @@ pub fn from_stac_item(path: &Path) -> Result<ItemSource> {
     let asset_path = match href.split_once("://") {
         None => path.parent().unwrap_or(Path::new(".")).join(href),
         Some(("file", rest)) => PathBuf::from(rest),
-        Some((scheme, _)) => return Err(refuse(format!(
+        Some((scheme, _)) => {
+            return Err(refuse(format!(
             "asset {key} is at {href}; {scheme}:// sources are not supported yet, only local files"
-        ))),
+        )))
+        }
     };
     let absolute = std::fs::canonicalize(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),

@@ -298,17 +298,26 @@ impl CogOptions {
         co
     }
 
-    /// Arguments for gdal_translate (`-of COG` and the creation options).
-    pub fn translate_args(&self) -> Vec<String> {
-        let mut args = vec!["-of".to_string(), "COG".to_string()];
+    /// `-co KEY=VALUE` pairs, then the nodata flag of the program.
+    fn push_output_args(&self, args: &mut Vec<String>, nodata_flag: &str) {
         for co in self.creation_options() {
             args.push("-co".to_string());
             args.push(co);
         }
         if let Some(nodata) = self.nodata {
-            args.push("-a_nodata".to_string());
-            args.push(nodata_text(nodata));
+            args.push(nodata_flag.to_string());
+            args.push(if nodata.is_nan() {
+                "nan".to_string()
+            } else {
+                nodata.to_string()
+            });
         }
+    }
+
+    /// Arguments for gdal_translate (`-of COG` and the creation options).
+    pub fn translate_args(&self) -> Vec<String> {
+        let mut args = vec!["-of".to_string(), "COG".to_string()];
+        self.push_output_args(&mut args, "-a_nodata");
         args
     }
 
@@ -325,23 +334,8 @@ impl CogOptions {
             "-wo".to_string(),
             "NUM_THREADS=ALL_CPUS".to_string(),
         ];
-        for co in self.creation_options() {
-            args.push("-co".to_string());
-            args.push(co);
-        }
-        if let Some(nodata) = self.nodata {
-            args.push("-dstnodata".to_string());
-            args.push(nodata_text(nodata));
-        }
+        self.push_output_args(&mut args, "-dstnodata");
         args
-    }
-}
-
-fn nodata_text(value: f64) -> String {
-    if value.is_nan() {
-        "nan".to_string()
-    } else {
-        value.to_string()
     }
 }
 

@@ -11,7 +11,7 @@ pub const SIZE: usize = 256;
 ///
 /// RGB rasters show their colour bands, paletted ones their palette, others
 /// their first band stretched between its minimum and maximum. Invalid pixels
-/// are transparent.
+/// are transparent (for paletted rasters, as the palette's alpha says).
 pub fn write_thumbnail(src: &Path, dst: &Path, profile: &RasterProfile) -> Result<()> {
     let ds = inspect::open(src)?;
     let (w, h) = (profile.width, profile.height);
@@ -45,7 +45,12 @@ pub fn write_thumbnail(src: &Path, dst: &Path, profile: &RasterProfile) -> Resul
         args.push("-r".into());
         args.push("average".into());
     }
-    if let Some(alpha) = colors.iter().position(|c| *c == "alpha") {
+    if first.has_palette {
+        // Colours come from the palette, and so does transparency: nodata
+        // shows as the palette says (many palettes give it alpha 0).
+        args.push("-expand".into());
+        args.push("rgba".into());
+    } else if let Some(alpha) = colors.iter().position(|c| *c == "alpha") {
         args.push("-b".into());
         args.push((alpha + 1).to_string());
     } else {

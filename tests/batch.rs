@@ -220,6 +220,16 @@ fn duplicate_ids_in_a_batch_are_refused_not_overwritten() {
         1,
         "the first source's item"
     );
+
+    // The same file twice: the first occurrence is converted, the second refused.
+    let again = tempfile::tempdir().unwrap();
+    let dem = fixtures().join("geotiff/dem_utm33.tif");
+    let run = create_items(&[&dem, &dem], again.path(), &["--json"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(summary["written"], 1);
+    assert_eq!(summary["failed"], 1);
+    assert!(summary["sources"][0]["item"].is_string(), "{summary:#}");
 }
 
 #[test]

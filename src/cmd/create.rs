@@ -116,14 +116,15 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
         .tempdir()
         .context("creating a staging directory")?;
 
-    // Two sources with the same file name would overwrite each other's item.
+    // Two sources with the same item id would overwrite each other's item:
+    // the first one keeps the id, the others fail.
     let mut first_by_id: HashMap<String, &PathBuf> = HashMap::new();
-    let mut duplicate: HashMap<&PathBuf, String> = HashMap::new();
-    for src in &args.sources {
-        let id = item_id(src);
+    let mut duplicate: HashMap<usize, String> = HashMap::new();
+    for (i, src) in args.sources.iter().enumerate() {
+        let id = planned_id(src);
         match first_by_id.get(&id) {
             Some(first) => {
-                duplicate.insert(src, format!(
+                duplicate.insert(i, format!(
                     "{}: its item id {id:?} is already taken by {} in this batch; rename one of them",
                     src.display(),
                     first.display()
@@ -146,7 +147,7 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
             .enumerate()
             .map(|(i, src)| {
                 let started = Instant::now();
-                let result = match duplicate.get(src) {
+                let result = match duplicate.get(&i) {
                     Some(message) => Err(anyhow::anyhow!(message.clone())),
                     None => {
                         let workdir = staging.path().join(i.to_string());
@@ -218,6 +219,23 @@ fn item_id(src: &std::path::Path) -> String {
     src.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| src.display().to_string())
+}
+
+fn is_stac_item(src: &std::path::Path) -> bool {
+    src.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// The id the source's item will get (a STAC item source keeps its id);
+/// a source that cannot be read keeps its path, and fails later with a reason.
+fn planned_id(src: &std::path::Path) -> String {
+    if is_stac_item(src) {
+        stacforge_catalog::source::from_stac_item(src)
+            .map(|s| s.id)
+            .unwrap_or_else(|_| src.display().to_string())
+    } else {
+        item_id(src)
+    }
 }
 
 /// Converts, describes and publishes one source; returns the item's path.

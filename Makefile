@@ -20,7 +20,7 @@ build: deps
 demo: build
 	rm -rf demo-out
 	$(BIN) geotiff create-item fixtures/geotiff/*.tif --out demo-out
-	$(BIN) validate demo-out/items
+	$(BIN) validate demo-out/items/*/*.tif
 ifneq ($(SCHEMAS),)
 	$(BIN) validate --schemas $(SCHEMAS) demo-out
 else

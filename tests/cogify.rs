@@ -197,3 +197,72 @@ fn info_reports_what_stacforge_sees() {
         info["cog"]
     );
 }
+
+/// Every overview pixel is nodata or lies within the valid range: averaging
+/// did not mix nodata into data.
+fn assert_overviews_honour_nodata(path: &Path, nodata: f64, valid: (f64, f64)) {
+    let ds = Dataset::open(path).unwrap();
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.no_data_value(), Some(nodata));
+    let count = band.overview_count().unwrap();
+    assert!(count > 0, "{} has overviews", path.display());
+    for i in 0..count as usize {
+        let ovr = band.overview(i).unwrap();
+        let size = ovr.size();
+        let data = ovr.read_as::<f64>((0, 0), size, size, None).unwrap();
+        let mixed = data
+            .data()
+            .iter()
+            .filter(|&&v| v != nodata && !(valid.0..=valid.1).contains(&v))
+            .count();
+        assert_eq!(
+            mixed,
+            0,
+            "overview {i} of {} mixes nodata into data",
+            path.display()
+        );
+        assert!(data.data().contains(&nodata), "overview {i} keeps nodata");
+    }
+}
+
+#[test]
+fn nodata_is_set_before_overviews() {
+    let out = tempfile::tempdir().unwrap();
+    // The source's own nodata (-9999 outside an ellipse).
+    let src = fixtures().join("geotiff/dem_utm33.tif");
+    let dst = out.path().join("dem.tif");
+    cogify(
+        &src,
+        &dst,
+        &["--overview-resampling", "average", "--blocksize", "128"],
+    );
+    let ds = Dataset::open(&src).unwrap();
+    let band = ds.rasterband(1).unwrap();
+    let stats = band.get_statistics(true, false).unwrap().unwrap();
+    assert_overviews_honour_nodata(&dst, -9999.0, (stats.min, stats.max));
+
+    // A nodata value assigned on the command line to a source without one.
+    let src = fixtures().join("geotiff/rgb_wgs84.tif");
+    let plain = out.path().join("plain.tif");
+    let run = Command::new("gdal_translate")
+        .args(["-q", "-b", "1", "-a_nodata", "none"])
+        .arg(&src)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(run.success());
+    let dst = out.path().join("assigned.tif");
+    cogify(
+        &plain,
+        &dst,
+        &[
+            "--nodata",
+            "0",
+            "--overview-resampling",
+            "average",
+            "--blocksize",
+            "128",
+        ],
+    );
+    assert_overviews_honour_nodata(&dst, 0.0, (1.0, 255.0));
+}

@@ -126,3 +126,36 @@ fn missing_schemas_are_a_configuration_error() {
         text(&run)
     );
 }
+
+#[test]
+fn a_cog_edited_in_place_is_no_longer_valid() {
+    let out = tempfile::tempdir().unwrap();
+    let cog = out.path().join("edited.tif");
+    let run = stacforge([
+        "cogify".as_ref(),
+        fixtures().join("geotiff/dem_utm33.tif").as_os_str(),
+        cog.as_os_str(),
+        "--blocksize".as_ref(),
+        "128".as_ref(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(stacforge_raster::layout::check(&cog).unwrap().is_valid());
+    {
+        let options = gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_RASTER,
+            ..Default::default()
+        };
+        let ds = gdal::Dataset::open_ex(&cog, options).unwrap();
+        ds.rasterband(1)
+            .unwrap()
+            .set_no_data_value(Some(-1.0))
+            .unwrap();
+    }
+    let report = stacforge_raster::layout::check(&cog).unwrap();
+    let errors = report.errors.join("\n");
+    assert!(errors.contains("is not before the image data"), "{errors}");
+    assert!(
+        errors.contains("KNOWN_INCOMPATIBLE_EDITION=YES"),
+        "{errors}"
+    );
+}

@@ -40,6 +40,7 @@ fn geotiff_package_collection_and_items() {
     let mut sources: Vec<_> = std::fs::read_dir(fixtures().join("geotiff"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
         .collect();
     sources.sort();
     let run = create_items(&sources, out.path(), &["--jobs", "1"]);

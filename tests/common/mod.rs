@@ -88,6 +88,7 @@ pub fn text(out: &Output) -> String {
 
 /// Every band's pixels as f64, with the raster size.
 pub fn pixels(path: &Path) -> ((usize, usize), Vec<Vec<f64>>) {
+    stacforge_raster::init(); // no .aux.xml side files from the test process
     let ds = Dataset::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let size = ds.raster_size();
     let bands = (1..=ds.raster_count())

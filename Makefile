@@ -4,13 +4,16 @@ BIN     := target/debug/stacforge
 # The official STAC schemas, laid out by URL, for offline validation.
 SCHEMAS ?= $(firstword $(wildcard $(STACFORGE_SCHEMAS)) $(wildcard ../shared/stac-schemas))
 
-.PHONY: deps interop build demo test lint fixtures clean
+.PHONY: deps interop servers build demo test lint fixtures clean
 
 deps:
 	bash scripts/install-system-deps.sh
 
 interop: deps
 	bash scripts/setup-interop.sh
+
+servers: deps
+	bash scripts/install-test-servers.sh
 
 build: deps
 	$(CARGO) build --locked
@@ -33,7 +36,7 @@ lint: deps
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 # Formatting, lints, unit, integration, snapshot and interop tests.
-test: interop lint
+test: interop servers lint
 	bash scripts/test-summary.sh $(CARGO) test --workspace --locked
 
 # Regenerate fixtures/ with the project's own generator.

@@ -27,10 +27,28 @@ enum Command {
     List(cmd::list::Args),
     /// Convert one raster into a Cloud-Optimized GeoTIFF.
     Cogify(cmd::cogify::Args),
+    /// Publish a local catalog to a bucket or directory (assets first, collection last).
+    Publish(cmd::publish::Args),
     /// Validate STAC documents (against the official schemas) and COG layouts.
     Validate(cmd::validate::Args),
     /// Show what stacforge sees in a raster.
     Info(cmd::info::Args),
+}
+
+/// An error and its causes on one line, skipping causes whose text the
+/// message already contains (object_store and GDAL errors embed their sources).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// How a command ended, when it did not fail outright.
@@ -56,6 +74,7 @@ fn main() -> ExitCode {
                 Command::List(args) => cmd::list::run(&args),
                 Command::Cogify(args) => cmd::cogify::run(&args),
                 Command::Validate(args) => cmd::validate::run(&args),
+                Command::Publish(args) => cmd::publish::run(&args),
                 Command::Info(args) => cmd::info::run(&args),
             },
             Err(e) => e.exit(),
@@ -65,7 +84,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::from(2)
         }
     }

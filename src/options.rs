@@ -65,3 +65,23 @@ impl CogArgs {
         Ok(options)
     }
 }
+
+/// How to reach object storage (credentials come from the environment).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Object storage")]
+pub struct StoreArgs {
+    /// Endpoint of an S3-compatible server, e.g. http://127.0.0.1:9000 (path-style
+    /// requests; plain HTTP allowed for http:// endpoints). Credentials and region
+    /// come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
+    #[arg(long, value_name = "URL", env = "STACFORGE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+}
+
+impl StoreArgs {
+    /// The catalog layer's store options.
+    pub fn to_options(&self) -> stacforge_catalog::location::StoreOptions {
+        stacforge_catalog::location::StoreOptions {
+            s3_endpoint: self.s3_endpoint.clone(),
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! The verbs every package has: `create-item` and `create-collection`.
 
-use crate::{options::CogArgs, registry, Outcome};
+use crate::{
+    options::{CogArgs, StoreArgs},
+    registry, Outcome,
+};
 use anyhow::Context;
 use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use rayon::prelude::*;
@@ -18,7 +21,7 @@ pub struct ItemArgs {
     /// asset is converted and the new item links back with `derived_from`.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<PathBuf>,
-    /// The catalog to write into (a directory or file:// URL); created if needed.
+    /// The catalog to write into: a directory, file://, s3://bucket/prefix, gs://, az://.
     #[arg(long, value_name = "DIR")]
     out: String,
     /// Datetime for every item: RFC 3339 instant or START/END. Overrides the
@@ -36,17 +39,21 @@ pub struct ItemArgs {
     json: bool,
     #[command(flatten)]
     cog: CogArgs,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// Options of `stacforge <package> create-collection`.
 #[derive(Debug, clap::Args)]
 pub struct CollectionArgs {
-    /// The catalog to write `collection.json` into.
+    /// The catalog to write `collection.json` into (a directory or URL, as for create-item).
     #[arg(long, value_name = "DIR")]
     out: String,
     /// Collection id (default: the package id).
     #[arg(long)]
     collection_id: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// The subcommand of one package.
@@ -89,7 +96,7 @@ fn write_collection(package: &dyn Package, catalog: &Catalog, id: String) -> any
 
 fn create_collection(package_id: &str, args: &CollectionArgs) -> anyhow::Result<Outcome> {
     let package = registry::find(package_id).expect("registered");
-    let catalog = Catalog::open(&args.out)?;
+    let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
     let id = collection_id(package.as_ref(), &args.collection_id)?;
     let count = write_collection(package.as_ref(), &catalog, id)?;
     eprintln!("{}/collection.json: {count} item(s)", catalog.location());
@@ -110,7 +117,7 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
         .find(|p| p.id() == package_id)
         .expect("registered");
     let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
-    let catalog = Catalog::open(&args.out)?;
+    let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
     let staging = tempfile::Builder::new()
         .prefix("stacforge-")
         .tempdir()
@@ -170,7 +177,7 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
                         "[{n}/{total}] ok     {} -> {path} ({seconds:.2} s)",
                         src.display()
                     ),
-                    Err(e) => eprintln!("[{n}/{total}] FAILED {e:#}"),
+                    Err(e) => eprintln!("[{n}/{total}] FAILED {}", crate::describe(e)),
                 }
                 Done {
                     source: src.clone(),
@@ -196,7 +203,7 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
                 Ok(path) => {
                     serde_json::json!({"source": d.source, "item": path, "seconds": d.seconds})
                 }
-                Err(e) => serde_json::json!({"source": d.source, "error": format!("{e:#}")}),
+                Err(e) => serde_json::json!({"source": d.source, "error": crate::describe(e)}),
             })
             .collect();
         let summary = serde_json::json!({

@@ -4,4 +4,5 @@ pub mod cogify;
 pub mod create;
 pub mod info;
 pub mod list;
+pub mod publish;
 pub mod validate;

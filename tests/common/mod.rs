@@ -152,3 +152,116 @@ pub fn json(path: &Path) -> Value {
     )
     .unwrap()
 }
+
+/// Credentials of the test S3 server.
+pub const S3_ACCESS_KEY: &str = "stacforge-test";
+/// Secret of the test S3 server.
+pub const S3_SECRET_KEY: &str = "stacforge-test-secret-0123456789";
+
+/// An s3s-fs server on a free loopback port, serving a temporary folder;
+/// stopped when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    /// The folder served (a bucket is a folder in it).
+    pub root: tempfile::TempDir,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl S3Server {
+    /// Starts the server with one bucket, `bucket`; `None` (with a message)
+    /// when s3s-fs is not installed, except under CI.
+    pub fn start() -> Option<S3Server> {
+        let bin = std::env::var_os("STACFORGE_S3S_FS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join(".tools/bin/s3s-fs"));
+        if !bin.exists() {
+            assert!(
+                !in_ci(),
+                "CI must run scripts/install-test-servers.sh first ({} is missing)",
+                bin.display()
+            );
+            eprintln!(
+                "skipping: no s3s-fs at {} (run scripts/install-test-servers.sh)",
+                bin.display()
+            );
+            return None;
+        }
+        let root_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root_dir.path().join("bucket")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(root_dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs starts");
+        let server = S3Server {
+            child,
+            root: root_dir,
+            port,
+        };
+        server.wait_ready();
+        Some(server)
+    }
+
+    fn wait_ready(&self) {
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("s3s-fs did not listen on port {} within 5 s", self.port);
+    }
+
+    /// The endpoint URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (the folder stays).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and folder.
+    pub fn restart(&mut self) {
+        self.stop();
+        let bin = std::env::var_os("STACFORGE_S3S_FS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join(".tools/bin/s3s-fs"));
+        self.child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(self.root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs starts");
+        self.wait_ready();
+    }
+
+    /// A `stacforge` command with this server's credentials and endpoint.
+    pub fn stacforge(&self, secret: &str) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stacforge"));
+        cmd.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", "us-east-1")
+            .env("STACFORGE_S3_ENDPOINT", self.endpoint());
+        cmd
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,12 +1,13 @@
-use crate::{layout, layout::ItemSummary, Error, Result};
-use futures::TryStreamExt;
-use object_store::{
-    buffered::BufWriter, local::LocalFileSystem, path::Path as ObjectPath, ObjectStore,
-    ObjectStoreExt, PutPayload,
+use crate::{
+    layout,
+    layout::ItemSummary,
+    location::{Location, StoreOptions},
+    Error, Result,
 };
+use futures::TryStreamExt;
+use object_store::{buffered::BufWriter, path::Path as ObjectPath, ObjectStoreExt, PutPayload};
 use stac::{Collection, Item};
 use stacforge_core::{package::validate_id, Artifact};
-use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
 /// A static STAC catalog (one collection and its items) in an object store.
@@ -15,57 +16,38 @@ use tokio::io::AsyncWriteExt;
 /// or document at its published path.
 #[derive(Debug)]
 pub struct Catalog {
-    store: Arc<dyn ObjectStore>,
-    location: String,
-    runtime: tokio::runtime::Runtime,
+    pub(crate) location: Location,
+    pub(crate) runtime: tokio::runtime::Runtime,
 }
 
 impl Catalog {
-    /// Opens (and creates if needed) the catalog at `location`: a directory
-    /// path or a `file://` URL.
+    /// Opens the catalog at `location` (see [`crate::location`]); a local
+    /// directory is created if needed.
     pub fn open(location: &str) -> Result<Catalog> {
-        let path = match location.split_once("://") {
-            None => std::path::PathBuf::from(location),
-            Some(("file", rest)) => std::path::PathBuf::from(rest),
-            Some((scheme, _)) => {
-                return Err(Error::Location {
-                    location: location.to_string(),
-                    reason: format!(
-                        "{scheme}:// is not supported yet; use a directory or a file:// URL"
-                    ),
-                })
-            }
-        };
-        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let store = LocalFileSystem::new_with_prefix(&path).map_err(|source| Error::Store {
-            location: location.to_string(),
-            source,
-        })?;
+        Catalog::open_with(location, &StoreOptions::default())
+    }
+
+    /// Opens the catalog at `location` with explicit store options.
+    pub fn open_with(location: &str, options: &StoreOptions) -> Result<Catalog> {
+        let location = crate::location::resolve(location, options)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|source| Error::Io {
-                path: path.clone(),
+                path: location.url.clone().into(),
                 source,
             })?;
-        Ok(Catalog {
-            store: Arc::new(store),
-            location: location.trim_end_matches('/').to_string(),
-            runtime,
-        })
+        Ok(Catalog { location, runtime })
     }
 
     /// The location as given, for messages.
     pub fn location(&self) -> &str {
-        &self.location
+        &self.location.url
     }
 
-    fn store_err(&self, path: &str) -> impl Fn(object_store::Error) -> Error + '_ {
-        let location = format!("{}/{path}", self.location);
+    pub(crate) fn store_err(&self, path: &str) -> impl Fn(object_store::Error) -> Error + '_ {
+        let location = format!("{}/{path}", self.location.url);
         move |source| Error::Store {
             location: location.clone(),
             source,
@@ -73,7 +55,7 @@ impl Catalog {
     }
 
     /// Uploads a local file to `path`, streaming it (multipart when large).
-    fn put_file(&self, local: &std::path::Path, path: &str) -> Result<()> {
+    pub(crate) fn put_file(&self, local: &std::path::Path, path: &str) -> Result<()> {
         let io = |source| Error::Io {
             path: local.to_path_buf(),
             source,
@@ -81,7 +63,7 @@ impl Catalog {
         let err = self.store_err(path);
         self.runtime.block_on(async {
             let mut file = tokio::fs::File::open(local).await.map_err(io)?;
-            let mut writer = BufWriter::new(self.store.clone(), ObjectPath::from(path));
+            let mut writer = BufWriter::new(self.location.store.clone(), self.location.path(path));
             let copied = tokio::io::copy(&mut file, &mut writer).await;
             match copied {
                 Ok(_) => {
@@ -101,30 +83,60 @@ impl Catalog {
         })
     }
 
-    /// Writes a JSON document to `path` in one atomic put.
-    fn put_json(&self, path: &str, value: &impl serde::Serialize) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
-            location: format!("{}/{path}", self.location),
-            source,
-        })?;
-        bytes.push(b'\n');
+    /// Writes bytes to `path` in one atomic put.
+    pub(crate) fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
         self.runtime
             .block_on(
-                self.store
-                    .put(&ObjectPath::from(path), PutPayload::from(bytes)),
+                self.location
+                    .store
+                    .put(&self.location.path(path), PutPayload::from(bytes)),
             )
             .map_err(self.store_err(path))?;
         Ok(())
     }
 
+    /// The bytes at `path`, or `None` when there is no such object.
+    pub(crate) fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let full = self.location.path(path);
+        let got = self
+            .runtime
+            .block_on(async { self.location.store.get(&full).await?.bytes().await });
+        match got {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err(path)(e)),
+        }
+    }
+
+    /// The size of the object at `path`, or `None` when there is none.
+    pub(crate) fn size(&self, path: &str) -> Result<Option<u64>> {
+        let full = self.location.path(path);
+        match self.runtime.block_on(self.location.store.head(&full)) {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err(path)(e)),
+        }
+    }
+
+    /// Writes a JSON document to `path` in one atomic put.
+    fn put_json(&self, path: &str, value: &impl serde::Serialize) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
+            location: format!("{}/{path}", self.location.url),
+            source,
+        })?;
+        bytes.push(b'\n');
+        self.put_bytes(path, bytes)
+    }
+
     fn get_json<T: serde::de::DeserializeOwned>(&self, path: &ObjectPath) -> Result<T> {
-        let err = self.store_err(path.as_ref());
+        let relative = self.location.relative(path);
+        let err = self.store_err(&relative);
         let bytes = self
             .runtime
-            .block_on(async { self.store.get(path).await?.bytes().await });
+            .block_on(async { self.location.store.get(path).await?.bytes().await });
         let bytes = bytes.map_err(err)?;
         serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-            location: format!("{}/{path}", self.location),
+            location: format!("{}/{relative}", self.location.url),
             source,
         })
     }
@@ -148,20 +160,26 @@ impl Catalog {
     /// A summary of every item in the catalog (`items/<id>/<id>.json`),
     /// sorted by id.
     pub fn items(&self) -> Result<Vec<ItemSummary>> {
-        let prefix = ObjectPath::from("items");
+        let prefix = self.location.path("items");
         let listed: Vec<_> = self
             .runtime
-            .block_on(self.store.list(Some(&prefix)).try_collect::<Vec<_>>())
+            .block_on(
+                self.location
+                    .store
+                    .list(Some(&prefix))
+                    .try_collect::<Vec<_>>(),
+            )
             .map_err(self.store_err("items"))?;
         let mut items = Vec::new();
         for meta in listed {
-            let parts: Vec<_> = meta.location.parts().collect();
+            let relative = self.location.relative(&meta.location);
+            let parts: Vec<_> = relative.split('/').collect();
             let is_item =
-                parts.len() == 3 && parts[2].as_ref() == format!("{}.json", parts[1].as_ref());
+                parts.len() == 3 && parts[0] == "items" && parts[2] == format!("{}.json", parts[1]);
             if is_item {
                 let value: serde_json::Value = self.get_json(&meta.location)?;
                 let summary = ItemSummary::from_json(&value).ok_or_else(|| Error::Location {
-                    location: format!("{}/{}", self.location, meta.location),
+                    location: format!("{}/{relative}", self.location.url),
                     reason: "not a STAC item (no string id)".to_string(),
                 })?;
                 items.push(summary);

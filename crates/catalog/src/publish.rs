@@ -1,0 +1,322 @@
+//! Publishing a local static catalog to another location (a bucket, another
+//! directory), idempotently.
+//!
+//! Order: every asset first, then the items, then the collection, then the
+//! manifest (`.stacforge/published.json`), so that nothing is ever linked
+//! before it exists. The manifest records the size and checksum of each
+//! published object; a re-run skips objects that the manifest and the store
+//! both confirm, so an interrupted publish is finished by running it again.
+
+use crate::{layout, layout::ItemSummary, Catalog, Error, Result};
+use serde::Serialize;
+use serde_json::{json, Value};
+use stacforge_core::checksum::sha256_multihash;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the manifest of a published catalog lives.
+pub const MANIFEST: &str = ".stacforge/published.json";
+
+/// How to publish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Make every href absolute under this URL (`https://…` or `s3://…`);
+    /// by default links stay relative and the catalog self-contained.
+    pub public_url: Option<String>,
+    /// Upload everything, even what the destination already has.
+    pub force: bool,
+}
+
+/// What happened to each object, by path relative to the catalog root.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Objects that did not exist at the destination.
+    pub created: Vec<String>,
+    /// Objects that existed with other content.
+    pub updated: Vec<String>,
+    /// Objects already published with the same content.
+    pub unchanged: Vec<String>,
+    /// Objects that could not be published, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Asset hrefs kept as they are because they point outside the catalog.
+    pub external: Vec<String>,
+}
+
+/// One object to publish.
+enum Body {
+    File(PathBuf),
+    Json(Vec<u8>),
+}
+
+struct Object {
+    path: String,
+    body: Body,
+    size: u64,
+    checksum: String,
+}
+
+/// Joins `href` (relative, `/`-separated) onto the directory of `base`
+/// (a root-relative path), refusing anything that leaves the root.
+fn resolve(base: &str, href: &str) -> std::result::Result<String, String> {
+    if href.starts_with('/') || href.contains('\\') {
+        return Err(format!("{href} is an absolute path"));
+    }
+    let mut parts: Vec<&str> = base.split('/').collect();
+    parts.pop();
+    for part in href.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("{href} would escape the catalog root"));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn is_relative(href: &str) -> bool {
+    !href.contains("://") && !href.starts_with('/')
+}
+
+fn read_json(root: &Path, relative: &str) -> Result<Value> {
+    let path = root.join(relative);
+    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+        location: path.display().to_string(),
+        source,
+    })
+}
+
+fn json_object(path: String, doc: &Value) -> Object {
+    let mut bytes = serde_json::to_vec_pretty(doc).expect("a JSON value serialises");
+    bytes.push(b'\n');
+    Object {
+        checksum: sha256_multihash(&bytes[..]).expect("hashing memory cannot fail"),
+        size: bytes.len() as u64,
+        path,
+        body: Body::Json(bytes),
+    }
+}
+
+/// Rewrites the relative hrefs of `doc` (at root-relative `at`) to
+/// absolute ones under `public`.
+fn absolutize(doc: &mut Value, at: &str, public: &str) {
+    let public = public.trim_end_matches('/');
+    let fix = |href: &mut Value| {
+        if let Some(h) = href.as_str().filter(|h| is_relative(h)) {
+            if let Ok(r) = resolve(at, h) {
+                *href = json!(format!("{public}/{r}"));
+            }
+        }
+    };
+    if let Some(links) = doc.get_mut("links").and_then(Value::as_array_mut) {
+        for link in links {
+            if let Some(href) = link.get_mut("href") {
+                fix(href);
+            }
+        }
+    }
+    if let Some(assets) = doc.get_mut("assets").and_then(Value::as_object_mut) {
+        for asset in assets.values_mut() {
+            if let Some(href) = asset.get_mut("href") {
+                fix(href);
+            }
+        }
+    }
+}
+
+/// Publishes the catalog in the local directory `root` to `to`.
+///
+/// Refuses, before writing anything, a catalog whose items or assets would
+/// land outside the destination (`../`, absolute paths).
+pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Report> {
+    let mut report = Report::default();
+    let refuse = |what: String| Error::Location {
+        location: root.display().to_string(),
+        reason: what,
+    };
+    let mut collection = read_json(root, layout::COLLECTION)?;
+    let item_paths: Vec<String> = collection
+        .get("links")
+        .and_then(Value::as_array)
+        .map(|links| {
+            links
+                .iter()
+                .filter(|l| l["rel"] == "item")
+                .filter_map(|l| l["href"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // Plan every object before writing any.
+    let mut assets = Vec::new();
+    let mut items = Vec::new();
+    let mut summaries = Vec::new();
+    for href in &item_paths {
+        let item_path =
+            resolve(layout::COLLECTION, href).map_err(|e| refuse(format!("item link {e}")))?;
+        let mut item = read_json(root, &item_path)?;
+        if let Some(id) = item.get("id").and_then(Value::as_str) {
+            stacforge_core::package::validate_id(id)?;
+        }
+        if let Some(map) = item.get("assets").and_then(Value::as_object) {
+            for (key, asset) in map {
+                let Some(href) = asset.get("href").and_then(Value::as_str) else {
+                    continue;
+                };
+                if !is_relative(href) {
+                    report.external.push(format!("{item_path}#{key}: {href}"));
+                    continue;
+                }
+                let path = resolve(&item_path, href)
+                    .map_err(|e| refuse(format!("asset {key} of {item_path}: {e}")))?;
+                let local = root.join(&path);
+                let io = |source| Error::Io {
+                    path: local.clone(),
+                    source,
+                };
+                let size = std::fs::metadata(&local).map_err(io)?.len();
+                let checksum = match asset.get("file:checksum").and_then(Value::as_str) {
+                    Some(c) if asset.get("file:size").and_then(Value::as_u64) == Some(size) => {
+                        c.to_string()
+                    }
+                    _ => sha256_multihash(std::fs::File::open(&local).map_err(io)?).map_err(io)?,
+                };
+                assets.push(Object {
+                    path,
+                    body: Body::File(local),
+                    size,
+                    checksum,
+                });
+            }
+        }
+        summaries.push(
+            ItemSummary::from_json(&item)
+                .ok_or_else(|| refuse(format!("{item_path} has no id")))?,
+        );
+        if let Some(public) = &options.public_url {
+            absolutize(&mut item, &item_path, public);
+        }
+        items.push((item_path, item));
+    }
+
+    // Extents and links recomputed from the items being published.
+    let mut typed: stac::Collection =
+        serde_json::from_value(collection.clone()).map_err(|source| Error::Json {
+            location: root.join(layout::COLLECTION).display().to_string(),
+            source,
+        })?;
+    layout::set_extent(&mut typed, &summaries);
+    collection["extent"] = serde_json::to_value(&typed.extent).expect("an extent serialises");
+    if let Some(public) = &options.public_url {
+        absolutize(&mut collection, layout::COLLECTION, public);
+    }
+
+    let manifest: BTreeMap<String, (u64, String)> = to
+        .get_bytes(MANIFEST)?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut published = manifest.clone();
+
+    let mut send = |object: &Object, report: &mut Report| -> bool {
+        let existing = match to.size(&object.path) {
+            Ok(size) => size,
+            Err(e) => {
+                report.failed.push((object.path.clone(), e.to_string()));
+                return false;
+            }
+        };
+        let recorded = manifest.get(&object.path);
+        if !options.force
+            && existing == Some(object.size)
+            && recorded == Some(&(object.size, object.checksum.clone()))
+        {
+            report.unchanged.push(object.path.clone());
+            return true;
+        }
+        let sent = match &object.body {
+            Body::File(local) => to.put_file(local, &object.path),
+            Body::Json(bytes) => to.put_bytes(&object.path, bytes.clone()),
+        };
+        match sent {
+            Ok(()) => {
+                published.insert(object.path.clone(), (object.size, object.checksum.clone()));
+                if existing.is_some() {
+                    report.updated.push(object.path.clone());
+                } else {
+                    report.created.push(object.path.clone());
+                }
+                true
+            }
+            Err(e) => {
+                report.failed.push((object.path.clone(), e.to_string()));
+                false
+            }
+        }
+    };
+
+    let mut items_ok = true;
+    for (item_path, item) in &items {
+        let prefix = format!("{}/", item_path.rsplit_once('/').map_or("", |(d, _)| d));
+        let mut ok = true;
+        for asset in assets.iter().filter(|a| a.path.starts_with(&prefix)) {
+            ok &= send(asset, &mut report);
+        }
+        // An item is published only once its assets are.
+        if ok {
+            ok &= send(&json_object(item_path.clone(), item), &mut report);
+        }
+        items_ok &= ok;
+    }
+    for asset in &assets {
+        // Assets outside every item's directory (shared by several items).
+        let owned = items.iter().any(|(p, _)| {
+            asset
+                .path
+                .starts_with(&format!("{}/", p.rsplit_once('/').map_or("", |(d, _)| d)))
+        });
+        if !owned {
+            items_ok &= send(asset, &mut report);
+        }
+    }
+    // The collection is written last, and only when every item made it.
+    if items_ok
+        && send(
+            &json_object(layout::COLLECTION.to_string(), &collection),
+            &mut report,
+        )
+    {
+        let bytes = serde_json::to_vec_pretty(&published).expect("a map serialises");
+        to.put_bytes(MANIFEST, bytes)?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hrefs_resolve_inside_the_root_only() {
+        assert_eq!(
+            resolve("items/a/a.json", "./a.tif").unwrap(),
+            "items/a/a.tif"
+        );
+        assert_eq!(
+            resolve("collection.json", "./items/a/a.json").unwrap(),
+            "items/a/a.json"
+        );
+        assert_eq!(
+            resolve("items/a/a.json", "../../collection.json").unwrap(),
+            "collection.json"
+        );
+        assert!(resolve("items/a/a.json", "../../../etc/passwd").is_err());
+        assert!(resolve("collection.json", "/etc/passwd").is_err());
+    }
+}

@@ -319,3 +319,39 @@ fn items_and_assets_that_escape_the_catalog_are_refused() {
         "nothing written"
     );
 }
+
+#[test]
+fn create_item_and_cogify_write_straight_to_s3() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let run = server
+        .stacforge(S3_SECRET_KEY)
+        .args(["geotiff", "create-item", "--out", "s3://bucket/direct"])
+        .arg(fixtures().join("geotiff/seaice_3413.tif"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let bucket = server.root.path().join("bucket/direct");
+    assert_same_pixels(
+        &fixtures().join("geotiff/seaice_3413.tif"),
+        &bucket.join("items/seaice_3413/seaice_3413.tif"),
+    );
+    let collection = json(&bucket.join("collection.json"));
+    assert_eq!(
+        collection["links"][1]["href"],
+        "./items/seaice_3413/seaice_3413.json"
+    );
+
+    let run = server
+        .stacforge(S3_SECRET_KEY)
+        .arg("cogify")
+        .arg(fixtures().join("geotiff/landcover_laea.tif"))
+        .arg("s3://bucket/cogs/landcover.tif")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let cog = server.root.path().join("bucket/cogs/landcover.tif");
+    assert!(stacforge_raster::layout::check(&cog).unwrap().is_valid());
+    assert_same_pixels(&fixtures().join("geotiff/landcover_laea.tif"), &cog);
+}

@@ -1,4 +1,7 @@
-use crate::{options::CogArgs, Outcome};
+use crate::{
+    options::{CogArgs, StoreArgs},
+    Outcome,
+};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -7,21 +10,40 @@ use std::path::PathBuf;
 pub struct Args {
     /// The raster to convert (any format GDAL reads).
     src: PathBuf,
-    /// Where to write the COG.
-    dst: PathBuf,
+    /// Where to write the COG: a path, or a URL (s3://bucket/key.tif, gs://, az://).
+    dst: String,
     #[command(flatten)]
     cog: CogArgs,
     /// Print the layout report as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = args.cog.to_options()?;
     let started = std::time::Instant::now();
-    stacforge_raster::cog::write_cog(&args.src, &args.dst, &options)?;
-    let report = stacforge_raster::layout::check(&args.dst)
-        .with_context(|| format!("checking the COG written at {}", args.dst.display()))?;
+    // A URL destination: write and check locally, then upload in one piece.
+    let remote = args.dst.contains("://") && !args.dst.starts_with("file://");
+    let staging = tempfile::Builder::new().prefix("stacforge-").tempdir()?;
+    let local: PathBuf = if remote {
+        staging.path().join("cog.tif")
+    } else {
+        PathBuf::from(args.dst.trim_start_matches("file://"))
+    };
+    stacforge_raster::cog::write_cog(&args.src, &local, &options)?;
+    let report = stacforge_raster::layout::check(&local)
+        .with_context(|| format!("checking the COG written at {}", local.display()))?;
+    anyhow::ensure!(
+        report.is_valid(),
+        "{}: the COG fails the layout check: {}",
+        args.dst,
+        report.errors.join("; ")
+    );
+    if remote {
+        stacforge_catalog::Catalog::upload(&local, &args.dst, &args.store.to_options())?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -33,17 +55,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         eprintln!(
             "{} -> {} ({} overviews, {} compression, {:.2} s)",
             args.src.display(),
-            args.dst.display(),
+            args.dst,
             overviews,
             options.compression,
             started.elapsed().as_secs_f64()
         );
     }
-    anyhow::ensure!(
-        report.is_valid(),
-        "{}: the COG fails the layout check: {}",
-        args.dst.display(),
-        report.errors.join("; ")
-    );
     Ok(Outcome::Success)
 }

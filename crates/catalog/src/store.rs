@@ -83,6 +83,24 @@ impl Catalog {
         })
     }
 
+    /// Uploads one local file to `url` (`s3://bucket/dir/name.tif`, a path, …).
+    pub fn upload(local: &std::path::Path, url: &str, options: &StoreOptions) -> Result<()> {
+        let (parent, name) =
+            url.trim_end_matches('/')
+                .rsplit_once('/')
+                .ok_or_else(|| Error::Location {
+                    location: url.to_string(),
+                    reason: "no file name".to_string(),
+                })?;
+        let parent = if parent.ends_with(':') || parent.ends_with("://") {
+            format!("{parent}/")
+        } else {
+            parent.to_string()
+        };
+        let catalog = Catalog::open_with(&parent, options)?;
+        catalog.put_file(local, name)
+    }
+
     /// Writes bytes to `path` in one atomic put.
     pub(crate) fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
         self.runtime

@@ -68,7 +68,9 @@ fn publish(server: &S3Server, catalog: &Path, secret: &str) -> std::process::Out
 }
 
 fn report(run: &std::process::Output) -> Value {
-    serde_json::from_slice(&run.stdout).unwrap_or_else(|_| panic!("{}", text(run)))
+    let all: Value =
+        serde_json::from_slice(&run.stdout).unwrap_or_else(|_| panic!("{}", text(run)));
+    all["files"].clone()
 }
 
 #[test]

@@ -41,6 +41,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A STAC API could not be reached or refused a request.
+    #[error("STAC API {url}: {message}")]
+    Api {
+        /// The request URL.
+        url: String,
+        /// What happened (credentials removed).
+        message: String,
+    },
+
     /// A schema needed for validation has no local copy.
     #[error("schema {url}: no local copy under {} (looked for {})", root.display(), expected.display())]
     MissingSchema {

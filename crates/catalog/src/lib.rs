@@ -9,9 +9,12 @@
 //!   its data asset, so the new item can link back with `derived_from`.
 //! - [`publish::publish`]: a local catalog copied to any location, assets
 //!   first and the collection last, skipping what is already there.
+//! - [`api::publish_to_api`]: the collection and items registered in a STAC
+//!   API through its Transactions extension, idempotently.
 //! - [`validate::Validator`]: STAC validation against the official JSON
 //!   schemas, offline, from a local schema folder.
 
+pub mod api;
 mod error;
 pub mod layout;
 pub mod location;

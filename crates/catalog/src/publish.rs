@@ -77,7 +77,7 @@ fn resolve(base: &str, href: &str) -> std::result::Result<String, String> {
     Ok(parts.join("/"))
 }
 
-fn is_relative(href: &str) -> bool {
+pub(crate) fn is_relative(href: &str) -> bool {
     !href.contains("://") && !href.starts_with('/')
 }
 
@@ -106,7 +106,7 @@ fn json_object(path: String, doc: &Value) -> Object {
 
 /// Rewrites the relative hrefs of `doc` (at root-relative `at`) to
 /// absolute ones under `public`.
-fn absolutize(doc: &mut Value, at: &str, public: &str) {
+pub(crate) fn absolutize(doc: &mut Value, at: &str, public: &str) {
     let public = public.trim_end_matches('/');
     let fix = |href: &mut Value| {
         if let Some(h) = href.as_str().filter(|h| is_relative(h)) {
@@ -131,6 +131,66 @@ fn absolutize(doc: &mut Value, at: &str, public: &str) {
     }
 }
 
+/// A local static catalog read for publishing: the collection, and each
+/// item with its root-relative path.
+pub(crate) struct LocalCatalog {
+    pub(crate) collection: Value,
+    pub(crate) items: Vec<(String, Value)>,
+}
+
+impl LocalCatalog {
+    /// Reads `root/collection.json` and the items it links to, refusing
+    /// links and ids that would leave the catalog.
+    pub(crate) fn read(root: &Path) -> Result<LocalCatalog> {
+        let refuse = |what: String| Error::Location {
+            location: root.display().to_string(),
+            reason: what,
+        };
+        let collection = read_json(root, layout::COLLECTION)?;
+        let hrefs: Vec<String> = collection
+            .get("links")
+            .and_then(Value::as_array)
+            .map(|links| {
+                links
+                    .iter()
+                    .filter(|l| l["rel"] == "item")
+                    .filter_map(|l| l["href"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut items = Vec::new();
+        for href in &hrefs {
+            let item_path =
+                resolve(layout::COLLECTION, href).map_err(|e| refuse(format!("item link {e}")))?;
+            let item = read_json(root, &item_path)?;
+            match item.get("id").and_then(Value::as_str) {
+                Some(id) => stacforge_core::package::validate_id(id)?,
+                None => return Err(refuse(format!("{item_path} has no id"))),
+            }
+            items.push((item_path, item));
+        }
+        Ok(LocalCatalog { collection, items })
+    }
+
+    /// The collection with its extent recomputed from the items.
+    pub(crate) fn collection_with_extent(&self, root: &Path) -> Result<Value> {
+        let summaries: Vec<ItemSummary> = self
+            .items
+            .iter()
+            .filter_map(|(_, item)| ItemSummary::from_json(item))
+            .collect();
+        let mut typed: stac::Collection =
+            serde_json::from_value(self.collection.clone()).map_err(|source| Error::Json {
+                location: root.join(layout::COLLECTION).display().to_string(),
+                source,
+            })?;
+        layout::set_extent(&mut typed, &summaries);
+        let mut collection = self.collection.clone();
+        collection["extent"] = serde_json::to_value(&typed.extent).expect("an extent serialises");
+        Ok(collection)
+    }
+}
+
 /// Publishes the catalog in the local directory `root` to `to`.
 ///
 /// Refuses, before writing anything, a catalog whose items or assets would
@@ -141,30 +201,14 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         location: root.display().to_string(),
         reason: what,
     };
-    let mut collection = read_json(root, layout::COLLECTION)?;
-    let item_paths: Vec<String> = collection
-        .get("links")
-        .and_then(Value::as_array)
-        .map(|links| {
-            links
-                .iter()
-                .filter(|l| l["rel"] == "item")
-                .filter_map(|l| l["href"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let local = LocalCatalog::read(root)?;
 
     // Plan every object before writing any.
     let mut assets = Vec::new();
     let mut items = Vec::new();
-    let mut summaries = Vec::new();
-    for href in &item_paths {
-        let item_path =
-            resolve(layout::COLLECTION, href).map_err(|e| refuse(format!("item link {e}")))?;
-        let mut item = read_json(root, &item_path)?;
-        if let Some(id) = item.get("id").and_then(Value::as_str) {
-            stacforge_core::package::validate_id(id)?;
-        }
+    for (item_path, item) in &local.items {
+        let item_path = item_path.clone();
+        let mut item = item.clone();
         if let Some(map) = item.get("assets").and_then(Value::as_object) {
             for (key, asset) in map {
                 let Some(href) = asset.get("href").and_then(Value::as_str) else {
@@ -176,44 +220,34 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
                 }
                 let path = resolve(&item_path, href)
                     .map_err(|e| refuse(format!("asset {key} of {item_path}: {e}")))?;
-                let local = root.join(&path);
+                let file = root.join(&path);
                 let io = |source| Error::Io {
-                    path: local.clone(),
+                    path: file.clone(),
                     source,
                 };
-                let size = std::fs::metadata(&local).map_err(io)?.len();
+                let size = std::fs::metadata(&file).map_err(io)?.len();
                 let checksum = match asset.get("file:checksum").and_then(Value::as_str) {
                     Some(c) if asset.get("file:size").and_then(Value::as_u64) == Some(size) => {
                         c.to_string()
                     }
-                    _ => sha256_multihash(std::fs::File::open(&local).map_err(io)?).map_err(io)?,
+                    _ => sha256_multihash(std::fs::File::open(&file).map_err(io)?).map_err(io)?,
                 };
                 assets.push(Object {
                     path,
-                    body: Body::File(local),
+                    body: Body::File(file),
                     size,
                     checksum,
                 });
             }
         }
-        summaries.push(
-            ItemSummary::from_json(&item)
-                .ok_or_else(|| refuse(format!("{item_path} has no id")))?,
-        );
         if let Some(public) = &options.public_url {
             absolutize(&mut item, &item_path, public);
         }
         items.push((item_path, item));
     }
 
-    // Extents and links recomputed from the items being published.
-    let mut typed: stac::Collection =
-        serde_json::from_value(collection.clone()).map_err(|source| Error::Json {
-            location: root.join(layout::COLLECTION).display().to_string(),
-            source,
-        })?;
-    layout::set_extent(&mut typed, &summaries);
-    collection["extent"] = serde_json::to_value(&typed.extent).expect("an extent serialises");
+    // Extents recomputed from the items being published.
+    let mut collection = local.collection_with_extent(root)?;
     if let Some(public) = &options.public_url {
         absolutize(&mut collection, layout::COLLECTION, public);
     }

@@ -38,7 +38,10 @@ pub fn stamp(item: &mut Item, job: &Job, lineage: &str) {
         json!({ SOFTWARE.0: SOFTWARE.1 }),
     );
     props.insert("processing:lineage".into(), json!(lineage));
-    props.insert("created".into(), json!(chrono::Utc::now().to_rfc3339()));
+    props.insert(
+        "created".into(),
+        json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    );
     add_extension(item, extension::PROCESSING);
     add_extension(item, extension::FILE);
 }

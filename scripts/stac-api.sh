@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Starts or stops a STAC API with the Transactions extension on loopback:
+# stac-fastapi-pgstac (from the .venv-api venv) on PostgreSQL 15 + PostGIS,
+# with pgstac's schema migrated by pypgstac. Used by the integration tests.
+#
+#   scripts/stac-api.sh install               # the venv (pinned); system packages come from install-system-deps.sh
+#   scripts/stac-api.sh start DIR API_PORT PG_PORT
+#   scripts/stac-api.sh stop DIR
+#
+# DIR holds the database cluster, the logs and the pid files; it is created.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${STACFORGE_API_VENV:-.venv-api}
+pgbin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+req=scripts/stac-api-requirements.txt
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+
+case "${1:-}" in
+install)
+  if [ -x "$venv/bin/uvicorn" ] && cmp -s "$req" "$venv/.requirements"; then exit 0; fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  cp "$req" "$venv/.requirements"
+  ;;
+start)
+  dir=$(realpath -m "$2"); api_port=$3; pg_port=$4
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  as_postgres "$pgbin/initdb -D '$dir/pg' -A trust -U postgres >'$dir/initdb.log' 2>&1"
+  as_postgres "$pgbin/pg_ctl -D '$dir/pg' -l '$dir/postgres.log' -w -o \"-p $pg_port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null"
+  psql=(psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1)
+  "${psql[@]}" -c "create role stac login superuser password 'stac'" >/dev/null
+  "${psql[@]}" -c "create database stac owner stac" >/dev/null
+  "${psql[@]}" -d stac -c "create extension postgis" -c "create extension btree_gist" >/dev/null
+  export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=stac PGPASSWORD=stac PGDATABASE=stac
+  "$venv/bin/pypgstac" migrate >"$dir/migrate.log" 2>&1
+  ENABLE_TRANSACTIONS_EXTENSIONS=TRUE nohup "$venv/bin/uvicorn" stac_fastapi.pgstac.app:create_app --factory \
+    --host 127.0.0.1 --port "$api_port" >"$dir/api.log" 2>&1 &
+  echo $! >"$dir/api.pid"
+  for _ in $(seq 1 100); do
+    if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$api_port/_mgmt/ping', timeout=1)" 2>/dev/null; then
+      exit 0
+    fi
+    kill -0 "$(cat "$dir/api.pid")" 2>/dev/null || { cat "$dir/api.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "stac-api: no answer on port $api_port; see $dir/api.log" >&2
+  exit 1
+  ;;
+stop)
+  dir=$(realpath -m "$2")
+  [ -f "$dir/api.pid" ] && kill "$(cat "$dir/api.pid")" 2>/dev/null || true
+  [ -d "$dir/pg" ] && as_postgres "$pgbin/pg_ctl -D '$dir/pg' -m immediate stop >/dev/null 2>&1" || true
+  ;;
+*)
+  echo "usage: $0 install | start DIR API_PORT PG_PORT | stop DIR" >&2
+  exit 2
+  ;;
+esac

@@ -4,8 +4,10 @@
 # with pgstac's schema migrated by pypgstac. Used by the integration tests.
 #
 #   scripts/stac-api.sh install               # the venv (pinned); system packages come from install-system-deps.sh
-#   scripts/stac-api.sh start DIR API_PORT PG_PORT
-#   scripts/stac-api.sh stop DIR
+#   scripts/stac-api.sh start DIR API_PORT PG_PORT   # database + API
+#   scripts/stac-api.sh stop-api DIR                 # the API only (the database stays)
+#   scripts/stac-api.sh serve DIR API_PORT PG_PORT   # the API again, on the same database
+#   scripts/stac-api.sh stop DIR                     # both
 #
 # DIR holds the database cluster, the logs and the pid files; it is created.
 set -euo pipefail
@@ -36,13 +38,18 @@ start)
   "${psql[@]}" -c "create role stac login superuser password 'stac'" >/dev/null
   "${psql[@]}" -c "create database stac owner stac" >/dev/null
   "${psql[@]}" -d stac -c "create extension postgis" -c "create extension btree_gist" >/dev/null
-  export PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=stac PGPASSWORD=stac PGDATABASE=stac
-  "$venv/bin/pypgstac" migrate >"$dir/migrate.log" 2>&1
-  ENABLE_TRANSACTIONS_EXTENSIONS=TRUE nohup "$venv/bin/uvicorn" stac_fastapi.pgstac.app:create_app --factory \
-    --host 127.0.0.1 --port "$api_port" >"$dir/api.log" 2>&1 &
+  PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=stac PGPASSWORD=stac PGDATABASE=stac \
+    "$venv/bin/pypgstac" migrate >"$dir/migrate.log" 2>&1
+  exec "$0" serve "$dir" "$api_port" "$pg_port"
+  ;;
+serve)
+  dir=$(realpath -m "$2"); api_port=$3; pg_port=$4
+  PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=stac PGPASSWORD=stac PGDATABASE=stac ENABLE_TRANSACTIONS_EXTENSIONS=TRUE \
+    nohup "$venv/bin/uvicorn" stac_fastapi.pgstac.app:create_app --factory \
+    --host 127.0.0.1 --port "$api_port" >>"$dir/api.log" 2>&1 &
   echo $! >"$dir/api.pid"
-  for _ in $(seq 1 100); do
-    if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$api_port/_mgmt/ping', timeout=1)" 2>/dev/null; then
+  for _ in $(seq 1 150); do
+    if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$api_port/_mgmt/ping', timeout=1)" 2>/dev/null; then
       exit 0
     fi
     kill -0 "$(cat "$dir/api.pid")" 2>/dev/null || { cat "$dir/api.log" >&2; exit 1; }
@@ -51,13 +58,21 @@ start)
   echo "stac-api: no answer on port $api_port; see $dir/api.log" >&2
   exit 1
   ;;
+stop-api)
+  dir=$(realpath -m "$2")
+  if [ -f "$dir/api.pid" ]; then
+    pid=$(cat "$dir/api.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  ;;
 stop)
   dir=$(realpath -m "$2")
-  [ -f "$dir/api.pid" ] && kill "$(cat "$dir/api.pid")" 2>/dev/null || true
+  "$0" stop-api "$dir"
   [ -d "$dir/pg" ] && as_postgres "$pgbin/pg_ctl -D '$dir/pg' -m immediate stop >/dev/null 2>&1" || true
   ;;
 *)
-  echo "usage: $0 install | start DIR API_PORT PG_PORT | stop DIR" >&2
+  echo "usage: $0 install | start DIR API_PORT PG_PORT | serve DIR API_PORT PG_PORT | stop-api DIR | stop DIR" >&2
   exit 2
   ;;
 esac

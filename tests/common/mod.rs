@@ -265,3 +265,131 @@ impl Drop for S3Server {
         self.stop();
     }
 }
+
+/// A STAC API (stac-fastapi-pgstac on PostgreSQL + PostGIS) on free loopback
+/// ports, started by `scripts/stac-api.sh`; stopped when dropped.
+pub struct StacApi {
+    dir: tempfile::TempDir,
+    /// The API's port on 127.0.0.1.
+    pub port: u16,
+    pg_port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl StacApi {
+    /// Starts the database and the API; `None` (with a message) when they
+    /// are not installed, except under CI.
+    pub fn start() -> Option<StacApi> {
+        let venv = std::env::var_os("STACFORGE_API_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join(".venv-api"));
+        let initdb = Path::new("/usr/lib/postgresql/15/bin/initdb");
+        if !venv.join("bin/uvicorn").exists() || !initdb.exists() {
+            assert!(!in_ci(), "CI must install the STAC API (scripts/install-test-servers.sh, install-system-deps.sh)");
+            eprintln!("skipping: no STAC API installed (run scripts/install-system-deps.sh and scripts/install-test-servers.sh)");
+            return None;
+        }
+        let api = StacApi {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            pg_port: free_port(),
+        };
+        api.script(&[
+            "start",
+            &api.dir_str(),
+            &api.port.to_string(),
+            &api.pg_port.to_string(),
+        ]);
+        Some(api)
+    }
+
+    fn dir_str(&self) -> String {
+        self.dir.path().join("api").display().to_string()
+    }
+
+    fn script(&self, args: &[&str]) {
+        let status = Command::new("bash")
+            .arg(root().join("scripts/stac-api.sh"))
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/stac-api.sh {args:?} failed");
+    }
+
+    /// The API's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the API process; the database keeps its data.
+    pub fn stop_api(&self) {
+        self.script(&["stop-api", &self.dir_str()]);
+    }
+
+    /// Starts the API process again on the same database.
+    pub fn restart_api(&self) {
+        self.script(&[
+            "serve",
+            &self.dir_str(),
+            &self.port.to_string(),
+            &self.pg_port.to_string(),
+        ]);
+    }
+
+    /// A request to the API; returns the JSON body.
+    pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!("{}{path}", self.url());
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let mut request = client.request(method.parse().unwrap(), &url);
+            if let Some(body) = body {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string());
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let bytes = response.bytes().await.unwrap();
+            assert!(
+                status.is_success(),
+                "{method} {url}: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            );
+            serde_json::from_slice(&bytes).unwrap()
+        })
+    }
+
+    /// The ids `/search` returns for `query`, sorted (every page).
+    pub fn search_ids(&self, mut query: Value) -> Vec<String> {
+        query["limit"] = 1000.into();
+        let found = self.request("POST", "/search", Some(query));
+        let mut ids: Vec<String> = found["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+impl Drop for StacApi {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(root().join("scripts/stac-api.sh"))
+            .args(["stop", &self.dir_str()])
+            .status();
+    }
+}

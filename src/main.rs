@@ -29,6 +29,8 @@ enum Command {
     Cogify(cmd::cogify::Args),
     /// Publish a local catalog to a bucket or directory (assets first, collection last).
     Publish(cmd::publish::Args),
+    /// Export a catalog's items as ndjson or stac-geoparquet, for bulk loading.
+    Export(cmd::export::Args),
     /// Validate STAC documents (against the official schemas) and COG layouts.
     Validate(cmd::validate::Args),
     /// Show what stacforge sees in a raster.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
                 Command::Cogify(args) => cmd::cogify::run(&args),
                 Command::Validate(args) => cmd::validate::run(&args),
                 Command::Publish(args) => cmd::publish::run(&args),
+                Command::Export(args) => cmd::export::run(&args),
                 Command::Info(args) => cmd::info::run(&args),
             },
             Err(e) => e.exit(),

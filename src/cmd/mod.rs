@@ -2,6 +2,7 @@
 
 pub mod cogify;
 pub mod create;
+pub mod export;
 pub mod info;
 pub mod list;
 pub mod publish;

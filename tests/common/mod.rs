@@ -272,7 +272,8 @@ pub struct StacApi {
     dir: tempfile::TempDir,
     /// The API's port on 127.0.0.1.
     pub port: u16,
-    pg_port: u16,
+    /// The database's port on 127.0.0.1 (user and password `stac`, database `stac`).
+    pub pg_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -321,6 +322,20 @@ impl StacApi {
             .status()
             .unwrap();
         assert!(status.success(), "scripts/stac-api.sh {args:?} failed");
+    }
+
+    /// `pypgstac` from the API's venv, connected to its database.
+    pub fn pypgstac(&self) -> Command {
+        let venv = std::env::var_os("STACFORGE_API_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join(".venv-api"));
+        let mut cmd = Command::new(venv.join("bin/pypgstac"));
+        cmd.env("PGHOST", "127.0.0.1")
+            .env("PGPORT", self.pg_port.to_string())
+            .env("PGUSER", "stac")
+            .env("PGPASSWORD", "stac")
+            .env("PGDATABASE", "stac");
+        cmd
     }
 
     /// The API's URL.

@@ -11,11 +11,14 @@
 //!   first and the collection last, skipping what is already there.
 //! - [`api::publish_to_api`]: the collection and items registered in a STAC
 //!   API through its Transactions extension, idempotently.
+//! - [`export::export`]: the items as ndjson or stac-geoparquet, for bulk
+//!   loading.
 //! - [`validate::Validator`]: STAC validation against the official JSON
 //!   schemas, offline, from a local schema folder.
 
 pub mod api;
 mod error;
+pub mod export;
 pub mod layout;
 pub mod location;
 pub mod publish;

@@ -8,25 +8,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// A local catalog of the fixtures, each dated by its own metadata.
-fn catalog(out: &Path) -> Vec<Value> {
-    let mut sources: Vec<_> = std::fs::read_dir(fixtures().join("geotiff"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
-        .collect();
-    sources.sort();
-    let run = create_items(&sources, out, &[]);
-    assert!(run.status.success(), "{}", text(&run));
-    sources
-        .iter()
-        .map(|s| {
-            let id = s.file_stem().unwrap().to_str().unwrap();
-            json(&out.join(format!("items/{id}/{id}.json")))
-        })
-        .collect()
-}
-
 fn publish(s3: &S3Server, api: &StacApi, catalog: &Path) -> std::process::Output {
     s3.stacforge(S3_SECRET_KEY)
         .args([
@@ -80,7 +61,7 @@ fn published_items_are_searchable_and_republishing_changes_nothing() {
         return;
     };
     let local = tempfile::tempdir().unwrap();
-    let items = catalog(local.path());
+    let items = geotiff_catalog(local.path());
     let run = publish(&s3, &api, local.path());
     assert!(run.status.success(), "{}", text(&run));
     let report = api_report(&run);
@@ -161,7 +142,7 @@ fn a_publish_interrupted_by_the_api_going_down_is_finished_by_a_rerun() {
         return;
     };
     let local = tempfile::tempdir().unwrap();
-    let items = catalog(local.path());
+    let items = geotiff_catalog(local.path());
 
     // Half the catalog reaches the API...
     let half = tempfile::tempdir().unwrap();
@@ -211,7 +192,7 @@ fn a_publish_interrupted_by_the_api_going_down_is_finished_by_a_rerun() {
 fn relative_assets_are_not_registered_in_an_api() {
     let Some(api) = StacApi::start() else { return };
     let local = tempfile::tempdir().unwrap();
-    catalog(local.path());
+    geotiff_catalog(local.path());
     let run = stacforge([
         "publish".as_ref(),
         "--to-api".as_ref(),

@@ -8,22 +8,6 @@ use object_store::{aws::AmazonS3Builder, path::Path as ObjectPath, ObjectStore, 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// A local catalog of the fixtures and (when present) the real GeoTIFFs.
-fn local_catalog(out: &Path) -> Vec<PathBuf> {
-    let mut sources: Vec<PathBuf> = ["dem_utm33", "rgb_wgs84", "pacific_3832"]
-        .iter()
-        .map(|n| fixtures().join(format!("geotiff/{n}.tif")))
-        .collect();
-    if let Some(data) = shared_data() {
-        for n in ["RGB.byte", "LC08_LST_crop", "dataset_colormap", "non_cog"] {
-            sources.push(data.join(format!("geotiff/{n}.tif")));
-        }
-    }
-    let run = create_items(&sources, out, &["--datetime", "2020-01-01T00:00:00Z"]);
-    assert!(run.status.success(), "{}", text(&run));
-    sources
-}
-
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -79,7 +63,7 @@ fn publish_to_s3_reads_back_identical_and_reruns_unchanged() {
         return;
     };
     let local = tempfile::tempdir().unwrap();
-    local_catalog(local.path());
+    geotiff_catalog(local.path());
     let run = publish(&server, local.path(), S3_SECRET_KEY);
     assert!(run.status.success(), "{}", text(&run));
     let first = report(&run);
@@ -211,7 +195,7 @@ fn an_interrupted_publish_is_finished_by_running_it_again() {
         return;
     };
     let local = tempfile::tempdir().unwrap();
-    local_catalog(local.path());
+    geotiff_catalog(local.path());
 
     // The server is down: a clear error, quickly (retries are bounded).
     server.stop();

@@ -76,6 +76,37 @@ pub fn create_items<P: AsRef<Path>>(sources: &[P], out: &Path, extra: &[&str]) -
     stacforge(args)
 }
 
+/// A local catalog of every fixture (dated by its own metadata) and, when
+/// the shared data is present, every valid GeoTIFF of ../shared/data/geotiff
+/// (dated 2020-01-01). Returns the items.
+pub fn geotiff_catalog(out: &Path) -> Vec<Value> {
+    let tifs = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "tif") && !p.ends_with("rotated.tif"))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut sources = tifs(&fixtures().join("geotiff"));
+    let run = create_items(&sources, out, &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    if let Some(data) = shared_data() {
+        let shared = tifs(&data.join("geotiff"));
+        let run = create_items(&shared, out, &["--datetime", "2020-01-01T00:00:00Z"]);
+        assert!(run.status.success(), "{}", text(&run));
+        sources.extend(shared);
+    }
+    sources
+        .iter()
+        .map(|s| {
+            let id = s.file_stem().unwrap().to_str().unwrap();
+            json(&out.join(format!("items/{id}/{id}.json")))
+        })
+        .collect()
+}
+
 /// stdout and stderr as text, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(

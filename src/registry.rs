@@ -5,7 +5,10 @@ use stacforge_raster::CogOptions;
 
 /// Every package, configured with the COG options given on the command line.
 pub fn packages(cog: &CogOptions) -> Vec<Box<dyn Package>> {
-    vec![Box::new(stacforge_geotiff::GeoTiff::new(cog.clone()))]
+    vec![
+        Box::new(stacforge_geotiff::GeoTiff::new(cog.clone())),
+        Box::new(stacforge_modis::Modis::new(cog.clone())),
+    ]
 }
 
 /// The package with this id, if there is one.

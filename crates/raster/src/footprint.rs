@@ -64,6 +64,21 @@ pub fn footprint(ds: &Dataset, path: &Path, profile: &RasterProfile) -> Result<F
     Ok(split_antimeridian(lonlat, 0.5 * span))
 }
 
+/// The footprint of the raster's whole grid (not only its valid pixels),
+/// as for a tile of a tiling scheme: the extent densified along its edges,
+/// transformed to WGS84 and split at the antimeridian.
+pub fn of_extent(profile: &RasterProfile, path: &Path) -> Result<Footprint> {
+    let (w, h) = (profile.width as f64, profile.height as f64);
+    let full = MultiPolygon(vec![Rect::new(
+        Coord { x: 0.0, y: 0.0 },
+        Coord { x: w, y: h },
+    )
+    .to_polygon()]);
+    let shape = Euclidean.densify(&full, w.max(h) / 64.0);
+    let lonlat = to_lonlat(&shape, profile, path)?;
+    Ok(split_antimeridian(lonlat, 0.0))
+}
+
 /// Valid cells of the decimated grid, or `None` when every pixel is valid.
 fn valid_mask(
     ds: &Dataset,

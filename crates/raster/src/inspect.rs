@@ -24,8 +24,9 @@ impl Default for InspectOptions {
     }
 }
 
-/// Opens a raster read-only, with an error that names the file.
-pub fn open(path: &Path) -> Result<Dataset> {
+/// Opens a file read-only whether or not it has bands of its own (HDF and
+/// NetCDF containers have subdatasets instead).
+pub fn open_container(path: &Path) -> Result<Dataset> {
     crate::init();
     if path.is_dir() {
         return Err(Error::Open {
@@ -46,6 +47,28 @@ pub fn open(path: &Path) -> Result<Dataset> {
             other => other.to_string(),
         },
     })?;
+    Ok(ds)
+}
+
+/// The names of a container's subdatasets (GDAL's `SUBDATASET_N_NAME`), in order.
+pub fn subdatasets(ds: &Dataset) -> Vec<String> {
+    let mut names: Vec<(usize, String)> = ds
+        .metadata_domain("SUBDATASETS")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|kv| {
+            let (key, value) = kv.split_once('=')?;
+            let n = key.strip_prefix("SUBDATASET_")?.strip_suffix("_NAME")?;
+            Some((n.parse().ok()?, value.to_string()))
+        })
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, name)| name).collect()
+}
+
+/// Opens a raster read-only, with an error that names the file.
+pub fn open(path: &Path) -> Result<Dataset> {
+    let ds = open_container(path)?;
     if ds.raster_count() == 0 {
         let subdatasets = ds.metadata_domain("SUBDATASETS").unwrap_or_default();
         return Err(if subdatasets.is_empty() {

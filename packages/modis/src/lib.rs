@@ -1,0 +1,202 @@
+//! stacforge's package for gridded MODIS/VIIRS land products in HDF-EOS2.
+//!
+//! One COG per science dataset of every EOS grid in the file (files with
+//! several grids, such as 1 km and 500 m, give assets with their own
+//! `proj:shape` and `proj:transform`), on the sinusoidal CRS (WKT2 and
+//! PROJJSON: it has no EPSG code). The acquisition period, tile, platform and
+//! instrument come from the file's ECS core metadata; the geometry is the
+//! tile's footprint on Earth. Swath (level 2) files have no grid and are
+//! refused. Static metadata lives in `data/collection.json`.
+
+use chrono::{NaiveDate, NaiveTime};
+use gdal::{Dataset, Metadata};
+use serde_json::json;
+use stacforge_core::{
+    artifact::COG_MEDIA_TYPE, item, provenance, Artifact, Error, Job, Package, Result, Timing,
+};
+use stacforge_raster::{cog, footprint, inspect, layout, CogOptions, InspectOptions};
+use std::path::Path;
+
+const COLLECTION: &str = include_str!("../data/collection.json");
+
+/// The MODIS/VIIRS HDF-EOS2 package.
+#[derive(Debug, Clone, Default)]
+pub struct Modis {
+    cog: CogOptions,
+}
+
+impl Modis {
+    /// A package that writes COGs with `cog` options.
+    pub fn new(cog: CogOptions) -> Modis {
+        Modis { cog }
+    }
+}
+
+fn refuse(path: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::Convert(format!("{}: {reason}", path.display()).into())
+}
+
+/// What the ECS core metadata says about the granule.
+#[derive(Debug, Clone, PartialEq)]
+struct Granule {
+    timing: Timing,
+    horizontal_tile: Option<u32>,
+    vertical_tile: Option<u32>,
+    short_name: Option<String>,
+    platform: Option<String>,
+}
+
+fn ecs(ds: &Dataset, path: &Path) -> Result<Granule> {
+    let item = |key: &str| ds.metadata_item(key, "").map(|v| v.trim().to_string());
+    let instant = |date: &str, time: &str| -> Result<chrono::DateTime<chrono::Utc>> {
+        let d =
+            item(date).ok_or_else(|| refuse(path, format!("the ECS metadata has no {date}")))?;
+        let d = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+            .map_err(|e| refuse(path, format!("{date} {d:?} is not a date: {e}")))?;
+        let t = item(time).unwrap_or_else(|| "00:00:00".to_string());
+        let t = NaiveTime::parse_from_str(&t, "%H:%M:%S%.f")
+            .map_err(|e| refuse(path, format!("{time} {t:?} is not a time: {e}")))?;
+        Ok(d.and_time(t).and_utc())
+    };
+    let start = instant("RANGEBEGINNINGDATE", "RANGEBEGINNINGTIME")?;
+    let end = instant("RANGEENDINGDATE", "RANGEENDINGTIME")?;
+    Ok(Granule {
+        timing: if end > start {
+            Timing::Range(start, end)
+        } else {
+            Timing::Instant(start)
+        },
+        horizontal_tile: item("HORIZONTALTILENUMBER").and_then(|v| v.parse().ok()),
+        vertical_tile: item("VERTICALTILENUMBER").and_then(|v| v.parse().ok()),
+        short_name: item("SHORTNAME"),
+        platform: item("PLATFORMSHORTNAME").or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME.1")),
+    })
+}
+
+/// The grid fields of an HDF-EOS2 file: (subdataset name, field name).
+fn grid_fields(ds: &Dataset, path: &Path) -> Result<Vec<(String, String)>> {
+    let all = inspect::subdatasets(ds);
+    let grids: Vec<(String, String)> = all
+        .iter()
+        .filter(|n| n.starts_with("HDF4_EOS:EOS_GRID:"))
+        .map(|n| {
+            (
+                n.clone(),
+                n.rsplit(':').next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    if grids.is_empty() {
+        return Err(refuse(
+            path,
+            format!(
+                "not a gridded HDF-EOS2 product: it has no EOS grid ({} plain scientific datasets). Swath (level 2) granules such as MOD14 are placed on Earth by a separate geolocation file (MOD03); stacforge's modis package converts gridded (level 3) products",
+                all.len()
+            ),
+        ));
+    }
+    Ok(grids)
+}
+
+impl Package for Modis {
+    fn id(&self) -> &'static str {
+        "modis"
+    }
+
+    fn title(&self) -> &'static str {
+        "Gridded MODIS/VIIRS HDF-EOS2 land products: one COG per science dataset"
+    }
+
+    fn collection(&self) -> Result<stac::Collection> {
+        serde_json::from_str(COLLECTION).map_err(|source| Error::Metadata {
+            package: "modis",
+            source,
+        })
+    }
+
+    fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
+        let path = &job.source.path;
+        let container = inspect::open_container(path)?;
+        let granule = ecs(&container, path)?;
+        let fields = grid_fields(&container, path)?;
+        let mut artifacts = Vec::with_capacity(fields.len());
+        for (subdataset, field) in fields {
+            let name = Path::new(&subdataset);
+            let out = job.workdir.join(format!("{}.{field}.tif", job.item_id));
+            cog::write_cog(name, &out, &self.cog)?;
+            let report = layout::check(&out)?;
+            if !report.is_valid() {
+                return Err(refuse(
+                    path,
+                    format!(
+                        "the COG of {field} fails the layout check: {}",
+                        report.errors.join("; ")
+                    ),
+                ));
+            }
+            let options = InspectOptions {
+                statistics: true,
+                footprint: false,
+            };
+            let mut profile = inspect(&out, &options)?;
+            profile.footprint = Some(footprint::of_extent(&profile, path)?);
+            profile.timing = Some(granule.timing);
+            let description = profile.bands.first().and_then(|b| b.description.clone());
+            let mut artifact = Artifact::from_file(field.clone(), &out, COG_MEDIA_TYPE, &["data"])?;
+            artifact.title = description.or(Some(field.replace('_', " ")));
+            artifact.header_size = Some(report.header_size);
+            artifact.raster = Some(profile);
+            artifacts.push(artifact);
+        }
+        Ok(artifacts)
+    }
+
+    fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
+        let path = &job.source.path;
+        let first = artifacts
+            .iter()
+            .find_map(|a| a.raster.as_ref())
+            .ok_or_else(|| refuse(path, "no science dataset was converted"))?;
+        let timing = item::resolve_timing(job, first.timing)?;
+        let footprint = first
+            .footprint
+            .as_ref()
+            .ok_or_else(|| refuse(path, "no footprint was computed"))?;
+        let mut stac_item = item::new_item(job, footprint, timing)?;
+        for artifact in artifacts {
+            item::add_asset(&mut stac_item, artifact);
+        }
+        // The tile and platform, as the ECS metadata states them.
+        let container = inspect::open_container(path)?;
+        let granule = ecs(&container, path)?;
+        let props = &mut stac_item.properties.additional_fields;
+        if let (Some(h), Some(v)) = (granule.horizontal_tile, granule.vertical_tile) {
+            props.insert("modis:horizontal-tile".into(), json!(h));
+            props.insert("modis:vertical-tile".into(), json!(v));
+        }
+        if let Some(platform) = &granule.platform {
+            props.insert("platform".into(), json!(platform.to_lowercase()));
+        }
+        props.insert("instruments".into(), json!(["modis"]));
+        let lineage = format!(
+            "{} granule {} converted from HDF-EOS2 to one Cloud-Optimized GeoTIFF per science dataset ({} compression) by stacforge's modis package.",
+            granule.short_name.as_deref().unwrap_or("MODIS"),
+            job.source.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            self.cog.compression
+        );
+        provenance::stamp(&mut stac_item, job, &lineage);
+        Ok(stac_item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_collection_parses() {
+        let c = Modis::default().collection().unwrap();
+        assert_eq!(c.id, "modis");
+        assert_eq!(c.providers.unwrap().len(), 2);
+    }
+}

@@ -439,3 +439,60 @@ impl Drop for StacApi {
             .status();
     }
 }
+
+/// The venv with the pinned Python consumers (`scripts/setup-interop.sh`);
+/// `None` (with a message) when absent, except under CI.
+pub fn interop_venv() -> Option<PathBuf> {
+    let dir = std::env::var_os("STACFORGE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv"));
+    if dir.join("bin/rio").exists() && dir.join("bin/stac-valid").exists() {
+        return Some(dir);
+    }
+    assert!(
+        !in_ci(),
+        "CI must run scripts/setup-interop.sh first ({} has no rio/stac-valid)",
+        dir.display()
+    );
+    eprintln!(
+        "skipping: no interop venv at {} (run scripts/setup-interop.sh)",
+        dir.display()
+    );
+    None
+}
+
+/// rio-cogeo (`validate --strict`) and GDAL's validate_cloud_optimized_geotiff.py
+/// accept `cog`, and GDAL counts `header_size` bytes of IFDs, as the item says.
+pub fn assert_external_validators_accept(venv: &Path, cog: &Path, header_size: u64) {
+    let rio = Command::new(venv.join("bin/rio"))
+        .args(["cogeo", "validate", "--strict"])
+        .arg(cog)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&rio.stdout);
+    assert!(
+        rio.status.success() && said.contains("is a valid cloud optimized GeoTIFF"),
+        "rio-cogeo on {}: {}{}",
+        cog.display(),
+        said,
+        String::from_utf8_lossy(&rio.stderr)
+    );
+    let gdal = Command::new("/usr/bin/python3")
+        .args(["-m", "osgeo_utils.samples.validate_cloud_optimized_geotiff"])
+        .arg(cog)
+        .output()
+        .expect("python3-gdal is installed");
+    let said = String::from_utf8_lossy(&gdal.stdout);
+    assert!(
+        gdal.status.success(),
+        "GDAL's validator on {}: {said}",
+        cog.display()
+    );
+    assert!(
+        said.contains(&format!(
+            "The size of all IFD headers is {header_size} bytes"
+        )),
+        "{}: file:header_size {header_size}, GDAL says: {said}",
+        cog.display()
+    );
+}

@@ -2,7 +2,6 @@ use crate::{
     options::{CogArgs, StoreArgs},
     Outcome,
 };
-use anyhow::Context;
 use std::path::PathBuf;
 
 /// Options of `stacforge cogify`.
@@ -32,15 +31,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         PathBuf::from(args.dst.trim_start_matches("file://"))
     };
-    stacforge_raster::cog::write_cog(&args.src, &local, &options)?;
-    let report = stacforge_raster::layout::check(&local)
-        .with_context(|| format!("checking the COG written at {}", local.display()))?;
-    anyhow::ensure!(
-        report.is_valid(),
-        "{}: the COG fails the layout check: {}",
-        args.dst,
-        report.errors.join("; ")
-    );
+    let report = stacforge_raster::cog::write_cog(&args.src, &local, &options)?;
     if remote {
         stacforge_catalog::Catalog::upload(&local, &args.dst, &args.store.to_options())?;
     }

@@ -44,6 +44,11 @@ pub trait Package: Send + Sync {
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item>;
 }
 
+/// Parses a package's static collection metadata (its JSON data file).
+pub fn static_collection(package: &'static str, json: &str) -> Result<stac::Collection> {
+    serde_json::from_str(json).map_err(|source| crate::Error::Metadata { package, source })
+}
+
 /// Checks that an id can be used as a single path segment in a catalog.
 pub fn validate_id(id: &str) -> Result<()> {
     let reason = if id.is_empty() {

@@ -368,12 +368,13 @@ fn remove_partial(partial: &Path) {
     }
 }
 
-/// Writes `src` as a COG at `dst`.
+/// Writes `src` as a COG at `dst` and returns its layout report.
 ///
 /// The source is checked first (north-up, CRS, real bands). The COG is
-/// written under a temporary name in the same directory and renamed into
-/// place only when complete, so `dst` never holds a partial file.
-pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<()> {
+/// written under a temporary name in the same directory, checked with
+/// stacforge's layout checker, and renamed into place only when complete and
+/// valid, so `dst` never holds a partial or invalid file.
+pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::layout::Report> {
     options.validate()?;
     let ds = inspect::open(src)?;
     inspect::georeferencing(&ds, src)?;
@@ -382,12 +383,22 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<()> {
         Some(crs) => gdal_app::warp(&ds, &partial, &options.warp_args(crs)),
         None => gdal_app::translate(&ds, &partial, &options.translate_args()),
     };
-    let renamed = written.and_then(|()| {
-        std::fs::rename(&partial, dst).map_err(|source| Error::Io {
-            path: dst.to_path_buf(),
-            source,
-        })
-    });
+    let renamed = written
+        .and_then(|()| crate::layout::check(&partial))
+        .and_then(|report| {
+            if !report.is_valid() {
+                return Err(Error::Gdal {
+                    path: src.to_path_buf(),
+                    action: "writing a COG that passes the layout check",
+                    message: report.errors.join("; "),
+                });
+            }
+            std::fs::rename(&partial, dst).map_err(|source| Error::Io {
+                path: dst.to_path_buf(),
+                source,
+            })?;
+            Ok(report)
+        });
     if renamed.is_err() {
         remove_partial(&partial);
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 use stacforge_core::{
     artifact::COG_MEDIA_TYPE, item, provenance, Artifact, Error, Job, Package, Result, Timing,
 };
-use stacforge_raster::{cog, footprint, inspect, layout, CogOptions, InspectOptions};
+use stacforge_raster::{cog, footprint, inspect, CogOptions, InspectOptions};
 use std::path::Path;
 
 const COLLECTION: &str = include_str!("../data/collection.json");
@@ -108,10 +108,7 @@ impl Package for Modis {
     }
 
     fn collection(&self) -> Result<stac::Collection> {
-        serde_json::from_str(COLLECTION).map_err(|source| Error::Metadata {
-            package: "modis",
-            source,
-        })
+        stacforge_core::package::static_collection("modis", COLLECTION)
     }
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
@@ -123,17 +120,7 @@ impl Package for Modis {
         for (subdataset, field) in fields {
             let name = Path::new(&subdataset);
             let out = job.workdir.join(format!("{}.{field}.tif", job.item_id));
-            cog::write_cog(name, &out, &self.cog)?;
-            let report = layout::check(&out)?;
-            if !report.is_valid() {
-                return Err(refuse(
-                    path,
-                    format!(
-                        "the COG of {field} fails the layout check: {}",
-                        report.errors.join("; ")
-                    ),
-                ));
-            }
+            let report = cog::write_cog(name, &out, &self.cog)?;
             let options = InspectOptions {
                 statistics: true,
                 footprint: false,

@@ -10,12 +10,7 @@ fn every_shared_geotiff_in_one_batch() {
     let (Some(data), Some(schemas)) = (shared_data(), schemas()) else {
         return;
     };
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(data.join("geotiff"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
-        .collect();
-    sources.sort();
+    let sources = tifs(&data.join("geotiff"));
     assert!(sources.len() >= 7, "{sources:?}");
     // Bad inputs of every kind, and a directory, in the same batch.
     let bad: Vec<PathBuf> = [

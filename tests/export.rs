@@ -80,12 +80,7 @@ fn geoparquet_refuses_mixed_nodata_types_and_leaves_nothing() {
 fn ndjson_bulk_loads_into_pgstac() {
     let Some(api) = StacApi::start() else { return };
     let out = tempfile::tempdir().unwrap();
-    let mut sources: Vec<_> = std::fs::read_dir(fixtures().join("geotiff"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
-        .collect();
-    sources.sort();
+    let sources = tifs(&fixtures().join("geotiff"));
     assert!(create_items(&sources, out.path(), &[]).status.success());
     let ndjson = out.path().join("items.ndjson");
     let run = stacforge([

@@ -17,16 +17,6 @@ fn create(out: &Path, sources: &[PathBuf], extra: &[&str]) {
     assert!(run.status.success(), "{}", text(&run));
 }
 
-fn tifs(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
-        .collect();
-    out.sort();
-    out
-}
-
 #[test]
 fn real_consumers_accept_every_output() {
     let (Some(venv), Some(schemas), Some(data)) = (interop_venv(), schemas(), shared_data()) else {

@@ -37,12 +37,7 @@ fn redact(mut doc: Value) -> Value {
 #[test]
 fn geotiff_package_collection_and_items() {
     let out = tempfile::tempdir().unwrap();
-    let mut sources: Vec<_> = std::fs::read_dir(fixtures().join("geotiff"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
-        .collect();
-    sources.sort();
+    let sources = tifs(&fixtures().join("geotiff"));
     let run = create_items(&sources, out.path(), &["--jobs", "1"]);
     assert!(run.status.success(), "{}", text(&run));
 

@@ -76,24 +76,32 @@ pub fn create_items<P: AsRef<Path>>(sources: &[P], out: &Path, extra: &[&str]) -
     stacforge(args)
 }
 
+/// The `.tif` files of `dir`, sorted.
+pub fn tifs(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
+        .collect();
+    out.sort();
+    out
+}
+
 /// A local catalog of every fixture (dated by its own metadata) and, when
 /// the shared data is present, every valid GeoTIFF of ../shared/data/geotiff
 /// (dated 2020-01-01). Returns the items.
 pub fn geotiff_catalog(out: &Path) -> Vec<Value> {
-    let tifs = |dir: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "tif") && !p.ends_with("rotated.tif"))
-            .collect();
-        v.sort();
-        v
+    let valid = |dir: &Path| -> Vec<PathBuf> {
+        tifs(dir)
+            .into_iter()
+            .filter(|p| !p.ends_with("rotated.tif"))
+            .collect()
     };
-    let mut sources = tifs(&fixtures().join("geotiff"));
+    let mut sources = valid(&fixtures().join("geotiff"));
     let run = create_items(&sources, out, &[]);
     assert!(run.status.success(), "{}", text(&run));
     if let Some(data) = shared_data() {
-        let shared = tifs(&data.join("geotiff"));
+        let shared = valid(&data.join("geotiff"));
         let run = create_items(&shared, out, &["--datetime", "2020-01-01T00:00:00Z"]);
         assert!(run.status.success(), "{}", text(&run));
         sources.extend(shared);

@@ -92,12 +92,7 @@ impl Catalog {
                     location: url.to_string(),
                     reason: "no file name".to_string(),
                 })?;
-        let parent = if parent.ends_with(':') || parent.ends_with("://") {
-            format!("{parent}/")
-        } else {
-            parent.to_string()
-        };
-        let catalog = Catalog::open_with(&parent, options)?;
+        let catalog = Catalog::open_with(parent, options)?;
         catalog.put_file(local, name)
     }
 

@@ -29,6 +29,9 @@ pub struct Artifact {
     pub header_size: Option<u64>,
     /// The raster profile of this file, for raster assets.
     pub raster: Option<RasterProfile>,
+    /// Item properties learnt while converting (e.g. from the source's own
+    /// metadata), for `describe` to merge without opening the source again.
+    pub properties: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Artifact {
@@ -56,6 +59,7 @@ impl Artifact {
             checksum,
             header_size: None,
             raster: None,
+            properties: serde_json::Map::new(),
             path,
         })
     }

@@ -219,6 +219,7 @@ mod tests {
             checksum: "1220ff".into(),
             header_size: Some(300),
             raster: Some(profile(f64::NAN)),
+            properties: serde_json::Map::new(),
         };
         add_asset(&mut item, &artifact);
         let asset = serde_json::to_value(&item.assets["data"]).unwrap();

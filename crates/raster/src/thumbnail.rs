@@ -80,8 +80,6 @@ pub fn write_thumbnail(src: &Path, dst: &Path, profile: &RasterProfile) -> Resul
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
-        let _ = std::fs::remove_file(partial.with_extension("partial.aux.xml"));
     }
-    let _ = std::fs::remove_file(dst.with_extension("png.aux.xml"));
     result
 }

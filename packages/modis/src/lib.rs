@@ -42,7 +42,6 @@ struct Granule {
     timing: Timing,
     horizontal_tile: Option<u32>,
     vertical_tile: Option<u32>,
-    short_name: Option<String>,
     platform: Option<String>,
 }
 
@@ -68,7 +67,6 @@ fn ecs(ds: &Dataset, path: &Path) -> Result<Granule> {
         },
         horizontal_tile: item("HORIZONTALTILENUMBER").and_then(|v| v.parse().ok()),
         vertical_tile: item("VERTICALTILENUMBER").and_then(|v| v.parse().ok()),
-        short_name: item("SHORTNAME"),
         platform: item("PLATFORMSHORTNAME").or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME.1")),
     })
 }
@@ -116,6 +114,15 @@ impl Package for Modis {
         let container = inspect::open_container(path)?;
         let granule = ecs(&container, path)?;
         let fields = grid_fields(&container, path)?;
+        let mut properties = serde_json::Map::new();
+        if let (Some(h), Some(v)) = (granule.horizontal_tile, granule.vertical_tile) {
+            properties.insert("modis:horizontal-tile".into(), json!(h));
+            properties.insert("modis:vertical-tile".into(), json!(v));
+        }
+        if let Some(platform) = &granule.platform {
+            properties.insert("platform".into(), json!(platform.to_lowercase()));
+        }
+        properties.insert("instruments".into(), json!(["modis"]));
         let mut artifacts = Vec::with_capacity(fields.len());
         for (subdataset, field) in fields {
             let name = Path::new(&subdataset);
@@ -133,6 +140,7 @@ impl Package for Modis {
             artifact.title = description.or(Some(field.replace('_', " ")));
             artifact.header_size = Some(report.header_size);
             artifact.raster = Some(profile);
+            artifact.properties = properties.clone();
             artifacts.push(artifact);
         }
         Ok(artifacts)
@@ -153,22 +161,22 @@ impl Package for Modis {
         for artifact in artifacts {
             item::add_asset(&mut stac_item, artifact);
         }
-        // The tile and platform, as the ECS metadata states them.
-        let container = inspect::open_container(path)?;
-        let granule = ecs(&container, path)?;
-        let props = &mut stac_item.properties.additional_fields;
-        if let (Some(h), Some(v)) = (granule.horizontal_tile, granule.vertical_tile) {
-            props.insert("modis:horizontal-tile".into(), json!(h));
-            props.insert("modis:vertical-tile".into(), json!(v));
+        // The tile and platform, as convert read them from the ECS metadata.
+        for artifact in artifacts {
+            for (key, value) in &artifact.properties {
+                stac_item
+                    .properties
+                    .additional_fields
+                    .insert(key.clone(), value.clone());
+            }
         }
-        if let Some(platform) = &granule.platform {
-            props.insert("platform".into(), json!(platform.to_lowercase()));
-        }
-        props.insert("instruments".into(), json!(["modis"]));
         let lineage = format!(
-            "{} granule {} converted from HDF-EOS2 to one Cloud-Optimized GeoTIFF per science dataset ({} compression) by stacforge's modis package.",
-            granule.short_name.as_deref().unwrap_or("MODIS"),
-            job.source.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            "{} converted from HDF-EOS2 to one Cloud-Optimized GeoTIFF per science dataset ({} compression) by stacforge's modis package.",
+            job.source
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             self.cog.compression
         );
         provenance::stamp(&mut stac_item, job, &lineage);

@@ -35,6 +35,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Show what stacforge sees in a raster.
     Info(cmd::info::Args),
+    /// NetCDF/HDF5 files to Zarr stores (combine along time, append) with datacube STAC.
+    Netcdf(cmd::netcdf::Args),
 }
 
 /// An error and its causes on one line, skipping causes whose text the
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
                 Command::Publish(args) => cmd::publish::run(&args),
                 Command::Export(args) => cmd::export::run(&args),
                 Command::Info(args) => cmd::info::run(&args),
+                Command::Netcdf(args) => cmd::netcdf::run(&args),
             },
             Err(e) => e.exit(),
         },

@@ -5,5 +5,6 @@ pub mod create;
 pub mod export;
 pub mod info;
 pub mod list;
+pub mod netcdf;
 pub mod publish;
 pub mod validate;

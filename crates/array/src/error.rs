@@ -1,0 +1,47 @@
+//! Errors of the array engine; each names the file or store it is about.
+
+use std::path::PathBuf;
+
+/// Result with the array engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, with the file it went wrong in.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)]
+pub enum Error {
+    #[error("{}: not a readable NetCDF/HDF5 file: {message}", path.display())]
+    Open { path: PathBuf, message: String },
+    #[error("{}: reading {what}: {message}", path.display())]
+    Read {
+        path: PathBuf,
+        what: String,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Unsupported { path: PathBuf, message: String },
+    #[error("{}: time axis `{variable}`: {message}", path.display())]
+    Time {
+        path: PathBuf,
+        variable: String,
+        message: String,
+    },
+    #[error("{} and {} differ: {difference}", first.display(), second.display())]
+    Mismatch {
+        first: PathBuf,
+        second: PathBuf,
+        difference: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Append { path: PathBuf, message: String },
+    #[error("{}: {message}", store.display())]
+    Store { store: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid recipe: {0}")]
+    Recipe(String),
+    #[error(transparent)]
+    Core(#[from] stacforge_core::Error),
+}

@@ -1,0 +1,1120 @@
+//! Recipes: many NetCDF/HDF5 sources combined along one dimension into one
+//! Zarr store, checked for consistency first, written slab by slab in
+//! bounded memory, and appended to safely.
+//!
+//! Safety of writes: a new store is written under a temporary sibling name
+//! and renamed into place when complete. An append writes its chunks into a
+//! staging directory first (the chunk that straddles the old end is rebuilt
+//! there from the store's own values and the new ones), moves each chunk in
+//! with an atomic rename, and rewrites the metadata last; until then readers
+//! see the previous shape, and every chunk inside it keeps its old values.
+//! The sources written are recorded (href, size, checksum) at the store's
+//! root, so re-appending one of them is a no-op.
+
+use crate::cf;
+use crate::inventory::{Inventory, Reader, Variable};
+use crate::zarr::{self, ArraySpec, Compression, StoreMeta, StoredArray, ZarrVersion, RECORD};
+use crate::{ElementType, Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Largest chunk along the concatenation dimension a plan makes by itself.
+const MAX_CONCAT_CHUNK: u64 = 65_536;
+
+/// What to combine and how to write it.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// Source files, in any order (they are ordered by their concatenation
+    /// coordinate).
+    pub sources: Vec<PathBuf>,
+    /// The dimension to concatenate along: the file's record (unlimited)
+    /// dimension, or its time dimension, when not given.
+    pub concat_dim: Option<String>,
+    /// The group to read in NetCDF-4 files with groups.
+    pub group: Option<String>,
+    /// Variables to write (with their coordinates and grid mappings); all
+    /// numeric variables when empty.
+    pub variables: Vec<String>,
+    /// Chunk length per dimension name, where the user fixed it.
+    pub chunks: BTreeMap<String, u64>,
+    /// Target uncompressed chunk size in bytes for dimensions not fixed.
+    pub target_chunk_bytes: u64,
+    /// Zarr format.
+    pub version: ZarrVersion,
+    /// Chunk compression.
+    pub compression: Compression,
+}
+
+impl Default for Recipe {
+    fn default() -> Self {
+        Recipe {
+            sources: Vec::new(),
+            concat_dim: None,
+            group: None,
+            variables: Vec::new(),
+            chunks: BTreeMap::new(),
+            target_chunk_bytes: 16 << 20,
+            version: ZarrVersion::V3,
+            compression: Compression::default(),
+        }
+    }
+}
+
+/// A source as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// Absolute path of the file.
+    pub href: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA2-256 multihash of its bytes.
+    pub checksum: String,
+    /// Steps it contributes along the concatenation dimension.
+    pub steps: usize,
+}
+
+/// The store's record of how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreRecord {
+    /// The concatenation dimension.
+    pub concat_dim: Option<String>,
+    /// Every source written, in order along the concatenation dimension.
+    pub sources: Vec<SourceRecord>,
+}
+
+/// One source placed along the concatenation dimension.
+#[derive(Debug, Clone)]
+struct Placed {
+    inventory: Inventory,
+    record: SourceRecord,
+    /// First index along the concatenation dimension.
+    offset: usize,
+    /// Its steps.
+    len: usize,
+    /// Its concatenation coordinate values (raw, in the file's units).
+    coords: Vec<f64>,
+}
+
+/// A checked plan: sources in order, array specs, warnings.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    sources: Vec<Placed>,
+    concat_dim: Option<String>,
+    /// The arrays to write, shapes covering every source.
+    pub specs: Vec<ArraySpec>,
+    /// Arrays that are not numeric in the file and are written as a 0-d
+    /// int32 placeholder carrying their attributes (grid mappings).
+    placeholders: Vec<String>,
+    attrs: Map<String, Value>,
+    /// Variables left out, and why.
+    pub warnings: Vec<String>,
+    group: Option<String>,
+}
+
+impl Plan {
+    /// The sources as the store records them, in order.
+    pub fn records(&self) -> Vec<SourceRecord> {
+        self.sources.iter().map(|s| s.record.clone()).collect()
+    }
+
+    /// The concatenation dimension.
+    pub fn concat_dim(&self) -> Option<&str> {
+        self.concat_dim.as_deref()
+    }
+}
+
+/// Progress messages of long work.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// Inventories and checks the sources and plans the arrays.
+pub fn plan(recipe: &Recipe) -> Result<Plan> {
+    if recipe.sources.is_empty() {
+        return Err(Error::Recipe("no sources".into()));
+    }
+    let mut placed = Vec::new();
+    for path in &recipe.sources {
+        let inventory = Inventory::read(path, recipe.group.as_deref())?;
+        let source = stacforge_core::Source::from_path(path)?;
+        placed.push(Placed {
+            record: SourceRecord {
+                href: source.path.display().to_string(),
+                size: source.size,
+                checksum: source.checksum.clone(),
+                steps: 0,
+            },
+            inventory,
+            offset: 0,
+            len: 0,
+            coords: Vec::new(),
+        });
+    }
+    let first = &placed[0].inventory;
+    let concat_dim = match &recipe.concat_dim {
+        Some(d) => {
+            if first.dim(d).is_none() {
+                return Err(Error::Unsupported {
+                    path: first.path.clone(),
+                    message: format!("it has no dimension `{d}` to concatenate along"),
+                });
+            }
+            Some(d.clone())
+        }
+        None => default_concat_dim(first),
+    };
+    if concat_dim.is_none() && placed.len() > 1 {
+        return Err(Error::Recipe(format!(
+            "{} has no record (unlimited) or time dimension to concatenate along; give one with --concat-dim",
+            first.path.display()
+        )));
+    }
+    let (selected, placeholders, warnings) = select(first, &recipe.variables)?;
+    for other in &placed[1..] {
+        check_consistent(first, &other.inventory, &selected, concat_dim.as_deref())?;
+    }
+    if let Some(dim) = &concat_dim {
+        for p in &mut placed {
+            p.len = p.inventory.dim(dim).map_or(0, |d| d.len);
+            p.record.steps = p.len;
+            if let Some(coord) = cf::coordinate(&p.inventory, dim) {
+                let coord = coord.clone();
+                p.coords =
+                    Reader::open(&p.inventory.path, recipe.group.as_deref())?.read_f64(&coord)?;
+                if cf::is_time(&coord) {
+                    cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
+                        path: p.inventory.path.clone(),
+                        variable: coord.name.clone(),
+                        message,
+                    })?;
+                }
+            }
+        }
+        placed.sort_by(|a, b| {
+            let key = |p: &Placed| p.coords.first().copied().unwrap_or(f64::NAN);
+            key(a).total_cmp(&key(b))
+        });
+        check_axis(&placed, None)?;
+        let mut offset = 0;
+        for p in &mut placed {
+            p.offset = offset;
+            offset += p.len;
+        }
+    }
+    let first = &placed[0].inventory;
+    let total = placed.iter().map(|p| p.len).sum::<usize>();
+    let specs = selected
+        .iter()
+        .map(|name| {
+            let var = first.var(name).expect("selected from the inventory");
+            spec(
+                var,
+                concat_dim.as_deref(),
+                total,
+                recipe,
+                placeholders.contains(name),
+            )
+        })
+        .collect();
+    let attrs = first.attrs.clone();
+    Ok(Plan {
+        sources: placed,
+        concat_dim,
+        specs,
+        placeholders,
+        attrs,
+        warnings,
+        group: recipe.group.clone(),
+    })
+}
+
+fn default_concat_dim(inventory: &Inventory) -> Option<String> {
+    if let Some(d) = inventory.dims.iter().find(|d| d.unlimited) {
+        return Some(d.name.clone());
+    }
+    inventory
+        .dims
+        .iter()
+        .find(|d| cf::coordinate(inventory, &d.name).is_some_and(cf::is_time))
+        .map(|d| d.name.clone())
+}
+
+/// The variables to write, the non-numeric scalars written as placeholders,
+/// and warnings for those left out.
+fn select(
+    inventory: &Inventory,
+    wanted: &[String],
+) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+    let mut names: Vec<String> = Vec::new();
+    if wanted.is_empty() {
+        names = inventory.vars.iter().map(|v| v.name.clone()).collect();
+    } else {
+        for w in wanted {
+            let var = inventory.var(w).ok_or_else(|| Error::Unsupported {
+                path: inventory.path.clone(),
+                message: format!("it has no variable `{w}`"),
+            })?;
+            let mut add = |n: String| {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            };
+            add(var.name.clone());
+            for d in &var.dims {
+                if let Some(c) = cf::coordinate(inventory, d) {
+                    add(c.name.clone());
+                }
+            }
+            if let Some(gm) = var.attr_str("grid_mapping") {
+                add(gm.split([':', ' ']).next().unwrap_or(gm).to_string());
+            }
+        }
+        // Keep file order.
+        names = inventory
+            .vars
+            .iter()
+            .filter(|v| names.contains(&v.name))
+            .map(|v| v.name.clone())
+            .collect();
+    }
+    let mut selected = Vec::new();
+    let mut placeholders = Vec::new();
+    let mut warnings = Vec::new();
+    for name in names {
+        let var = inventory.var(&name).expect("from the inventory");
+        if var.dtype.is_some() {
+            selected.push(name);
+        } else if var.dims.is_empty() {
+            placeholders.push(name.clone());
+            selected.push(name);
+        } else {
+            warnings.push(format!(
+                "{}: variable `{name}` left out: its type ({}) is not numeric",
+                inventory.path.display(),
+                var.other_type.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    Ok((selected, placeholders, warnings))
+}
+
+/// Attributes that must agree across sources for values to mean the same.
+const ENCODING_ATTRIBUTES: &[&str] = &[
+    "units",
+    "calendar",
+    "scale_factor",
+    "add_offset",
+    "missing_value",
+];
+
+fn check_consistent(
+    a: &Inventory,
+    b: &Inventory,
+    selected: &[String],
+    concat: Option<&str>,
+) -> Result<()> {
+    let mismatch = |difference: String| Error::Mismatch {
+        first: a.path.clone(),
+        second: b.path.clone(),
+        difference,
+    };
+    if let Some(missing) = selected.iter().find(|n| b.var(n).is_none()) {
+        return Err(mismatch(format!(
+            "variable `{missing}` is missing from the second"
+        )));
+    }
+    for name in selected {
+        let va = a.var(name).expect("selected from a");
+        let vb = b.var(name).expect("checked above");
+        if va.dtype != vb.dtype {
+            return Err(mismatch(format!(
+                "`{name}` is {:?} in the first and {:?} in the second",
+                va.dtype, vb.dtype
+            )));
+        }
+        if va.dims != vb.dims {
+            return Err(mismatch(format!(
+                "`{name}` has dimensions {:?} in the first and {:?} in the second",
+                va.dims, vb.dims
+            )));
+        }
+        for (i, d) in va.dims.iter().enumerate() {
+            if Some(d.as_str()) != concat && va.shape[i] != vb.shape[i] {
+                return Err(mismatch(format!(
+                    "`{name}` has {} `{d}` cells in the first and {} in the second",
+                    va.shape[i], vb.shape[i]
+                )));
+            }
+        }
+        if !same_number(va.fill, vb.fill) {
+            return Err(mismatch(format!(
+                "`{name}:_FillValue` is {:?} in the first and {:?} in the second",
+                va.fill, vb.fill
+            )));
+        }
+        for key in ENCODING_ATTRIBUTES {
+            if va.attrs.get(*key) != vb.attrs.get(*key) {
+                return Err(mismatch(format!(
+                    "`{name}:{key}` is {} in the first and {} in the second",
+                    show(va.attrs.get(*key)),
+                    show(vb.attrs.get(*key))
+                )));
+            }
+        }
+    }
+    // The grid: variables not along the concatenation dimension must hold
+    // the same values.
+    let (ra, rb) = (
+        Reader::open(&a.path, a.group.as_deref())?,
+        Reader::open(&b.path, b.group.as_deref())?,
+    );
+    for name in selected {
+        let va = a.var(name).expect("selected");
+        if va.dtype.is_none() || concat.is_some_and(|c| va.dims.iter().any(|d| d == c)) {
+            continue;
+        }
+        let ranges: Vec<Range<usize>> = va.shape.iter().map(|&n| 0..n).collect();
+        if ra.read(name, &ranges)? != rb.read(name, &ranges)? {
+            return Err(mismatch(format!(
+                "the values of `{name}` (not along the concatenation dimension) differ"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn same_number(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn show(value: Option<&Value>) -> String {
+    value.map_or_else(|| "absent".to_string(), Value::to_string)
+}
+
+/// Checks the concatenation coordinate runs strictly forward across
+/// sources with no gap wider than its own step. `before` is the store's
+/// axis when appending.
+fn check_axis(placed: &[Placed], before: Option<(&Path, &[f64])>) -> Result<()> {
+    let mut steps: Vec<f64> = Vec::new();
+    if let Some((_, values)) = before {
+        steps.extend(values.windows(2).map(|w| w[1] - w[0]));
+    }
+    for p in placed {
+        steps.extend(p.coords.windows(2).map(|w| w[1] - w[0]));
+    }
+    let mut chain: Vec<(&Path, &[f64])> = before.into_iter().collect();
+    chain.extend(
+        placed
+            .iter()
+            .map(|p| (p.inventory.path.as_path(), p.coords.as_slice())),
+    );
+    chain.retain(|(_, c)| !c.is_empty());
+    if steps.is_empty() {
+        steps.extend(
+            chain
+                .windows(2)
+                .map(|w| w[1].1[0] - w[0].1[w[0].1.len() - 1]),
+        );
+    }
+    let step = steps
+        .iter()
+        .copied()
+        .filter(|s| *s > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    for (path, coords) in &chain {
+        if coords.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(Error::Append {
+                path: path.to_path_buf(),
+                message: "its concatenation coordinate does not increase".into(),
+            });
+        }
+    }
+    for w in chain.windows(2) {
+        let ((pa, a), (pb, b)) = (w[0], w[1]);
+        let (last, next) = (a[a.len() - 1], b[0]);
+        if next <= last {
+            return Err(Error::Append {
+                path: pb.to_path_buf(),
+                message: format!(
+                    "it overlaps {}: it starts at {next}, not after {last} where that one ends",
+                    pa.display()
+                ),
+            });
+        }
+        if step.is_finite() && next - last > 1.5 * step {
+            return Err(Error::Append {
+                path: pb.to_path_buf(),
+                message: format!(
+                    "it leaves a gap after {}: it starts at {next}, {} after {last}, where the axis steps by {step}",
+                    pa.display(),
+                    next - last
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn spec(
+    var: &Variable,
+    concat: Option<&str>,
+    total: usize,
+    recipe: &Recipe,
+    placeholder: bool,
+) -> ArraySpec {
+    let dtype = if placeholder {
+        ElementType::Int32
+    } else {
+        var.dtype.expect("numeric")
+    };
+    let shape: Vec<u64> = var
+        .dims
+        .iter()
+        .zip(&var.shape)
+        .map(|(d, &n)| {
+            if Some(d.as_str()) == concat {
+                total as u64
+            } else {
+                n as u64
+            }
+        })
+        .collect();
+    let mut attrs = var.attrs.clone();
+    if placeholder {
+        attrs.remove("_FillValue");
+    }
+    ArraySpec {
+        name: var.name.clone(),
+        dims: var.dims.clone(),
+        chunks: plan_chunks(&var.dims, &shape, dtype.size() as u64, concat, recipe),
+        shape,
+        dtype,
+        fill: if placeholder { None } else { var.fill },
+        attrs,
+    }
+}
+
+/// Chunk shape: user-fixed lengths where given; other dimensions whole,
+/// halved (largest first) while a chunk exceeds the target; the
+/// concatenation dimension then takes as many steps as fit the target
+/// (independent of how many steps there are, so a store made at once and
+/// one grown by appends chunk alike).
+pub fn plan_chunks(
+    dims: &[String],
+    shape: &[u64],
+    item: u64,
+    concat: Option<&str>,
+    recipe: &Recipe,
+) -> Vec<u64> {
+    let target = recipe.target_chunk_bytes.max(item);
+    let mut chunks: Vec<u64> = dims
+        .iter()
+        .zip(shape)
+        .map(|(d, &n)| {
+            recipe
+                .chunks
+                .get(d)
+                .copied()
+                .unwrap_or(n)
+                .clamp(1, n.max(1))
+        })
+        .collect();
+    let is_free =
+        |i: usize| !recipe.chunks.contains_key(&dims[i]) && Some(dims[i].as_str()) != concat;
+    let concat_at = dims.iter().position(|d| Some(d.as_str()) == concat);
+    let bytes = |chunks: &[u64]| {
+        chunks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != concat_at)
+            .map(|(_, &c)| c)
+            .product::<u64>()
+            * item
+    };
+    while bytes(&chunks) > target {
+        let Some(i) = (0..dims.len())
+            .filter(|&i| is_free(i) && chunks[i] > 1)
+            .max_by_key(|&i| chunks[i])
+        else {
+            break;
+        };
+        chunks[i] = chunks[i].div_ceil(2);
+    }
+    if let Some(i) = concat_at {
+        if let Some(&fixed) = recipe.chunks.get(&dims[i]) {
+            chunks[i] = fixed.max(1);
+        } else {
+            chunks[i] = (target / bytes(&chunks)).clamp(1, MAX_CONCAT_CHUNK);
+        }
+    }
+    chunks
+}
+
+/// What a write or append did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Sources written now.
+    pub written: Vec<SourceRecord>,
+    /// Sources already in the store (an append of them is a no-op).
+    pub skipped: Vec<SourceRecord>,
+    /// Steps along the concatenation dimension after the operation.
+    pub steps: usize,
+    /// Uncompressed bytes written.
+    pub bytes: u64,
+}
+
+/// Writes a new store at `out` (refusing to replace one unless
+/// `overwrite`): everything is written under a temporary sibling and
+/// renamed into place at the end.
+pub fn write(
+    plan: &Plan,
+    recipe: &Recipe,
+    out: &Path,
+    overwrite: bool,
+    progress: Progress,
+) -> Result<Outcome> {
+    if out.exists() && !overwrite {
+        return Err(Error::Store {
+            store: out.to_path_buf(),
+            message:
+                "it already exists; append to it with --append, or replace it with --overwrite"
+                    .into(),
+        });
+    }
+    let staging = sibling(out, "stacforge-new");
+    let _cleanup = RemoveOnDrop(staging.clone());
+    let mut attrs = plan.attrs.clone();
+    attrs.insert(
+        RECORD.into(),
+        serde_json::to_value(StoreRecord {
+            concat_dim: plan.concat_dim.clone(),
+            sources: plan.records(),
+        })
+        .expect("serialisable"),
+    );
+    let meta = StoreMeta::new(recipe.version, recipe.compression, attrs, &plan.specs);
+    let mut bytes = 0;
+    for stored in &meta.arrays {
+        bytes += write_array(plan, &staging, stored, None, progress)?;
+    }
+    meta.write(&staging)?;
+    if out.exists() {
+        let old = sibling(out, "stacforge-old");
+        std::fs::rename(out, &old).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        std::fs::rename(&staging, out).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::rename(&staging, out).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(Outcome {
+        written: plan.records(),
+        skipped: Vec::new(),
+        steps: plan.sources.iter().map(|s| s.len).sum(),
+        bytes,
+    })
+}
+
+/// Reads the store's record of its sources.
+pub fn store_record(meta: &StoreMeta, store: &Path) -> Result<StoreRecord> {
+    let record = meta.attrs.get(RECORD).cloned().ok_or_else(|| Error::Store {
+        store: store.to_path_buf(),
+        message: "it was not made by stacforge (no `stacforge` record at its root); cannot append safely".into(),
+    })?;
+    serde_json::from_value(record).map_err(|e| Error::Store {
+        store: store.to_path_buf(),
+        message: format!("its `stacforge` record is unreadable: {e}"),
+    })
+}
+
+/// Appends the recipe's sources to the store at `store` along its
+/// concatenation dimension. Sources already recorded in the store are
+/// skipped; new ones must continue its axis with no overlap or gap and
+/// match its arrays exactly (type, chunks, codecs, fill, packing).
+pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outcome> {
+    let mut meta = StoreMeta::read(store)?;
+    let mut record = store_record(&meta, store)?;
+    let concat = record.concat_dim.clone().ok_or_else(|| Error::Store {
+        store: store.to_path_buf(),
+        message: "it has no concatenation dimension to append along".into(),
+    })?;
+    if recipe.concat_dim.as_ref().is_some_and(|d| *d != concat) {
+        return Err(Error::Recipe(format!(
+            "{} is concatenated along `{concat}`, not `{}`",
+            store.display(),
+            recipe.concat_dim.as_deref().unwrap_or_default()
+        )));
+    }
+    let mut fresh = Vec::new();
+    let mut skipped = Vec::new();
+    for path in &recipe.sources {
+        let source = stacforge_core::Source::from_path(path)?;
+        match record
+            .sources
+            .iter()
+            .find(|r| r.checksum == source.checksum && r.size == source.size)
+        {
+            Some(r) => skipped.push(r.clone()),
+            None => fresh.push(path.clone()),
+        }
+    }
+    let old_len = record.sources.iter().map(|s| s.steps).sum::<usize>();
+    if fresh.is_empty() {
+        return Ok(Outcome {
+            written: Vec::new(),
+            skipped,
+            steps: old_len,
+            bytes: 0,
+        });
+    }
+    let sub = Recipe {
+        sources: fresh,
+        concat_dim: Some(concat.clone()),
+        version: meta.version,
+        ..recipe.clone()
+    };
+    let mut plan = plan(&sub)?;
+    // The new arrays must be the store's arrays, but for their length.
+    for spec in &mut plan.specs {
+        let Some(stored) = meta.array(&spec.name) else {
+            return Err(Error::Append {
+                path: plan.sources[0].inventory.path.clone(),
+                message: format!(
+                    "variable `{}` is not in the store {}",
+                    spec.name,
+                    store.display()
+                ),
+            });
+        };
+        if let Some(i) = spec.dims.iter().position(|d| *d == concat) {
+            spec.shape[i] = stored.shape()[i];
+        }
+        spec.chunks = chunk_shape(stored);
+        let compression = compression_of(stored, meta.version);
+        let candidate = zarr::StoreMeta::new(
+            meta.version,
+            compression,
+            Map::new(),
+            std::slice::from_ref(spec),
+        );
+        if let Some(difference) = first_difference(&stored.meta, &candidate.arrays[0].meta, "")
+            .or_else(|| {
+                first_difference(
+                    &Value::Object(stored.attrs.clone()),
+                    &Value::Object(candidate.arrays[0].attrs.clone()),
+                    "attributes",
+                )
+            })
+        {
+            return Err(Error::Append {
+                path: plan.sources[0].inventory.path.clone(),
+                message: format!(
+                    "`{}` differs from the store {}: {difference}",
+                    spec.name,
+                    store.display()
+                ),
+            });
+        }
+    }
+    if let Some(missing) = meta
+        .arrays
+        .iter()
+        .find(|a| !plan.specs.iter().any(|s| s.name == a.name))
+    {
+        return Err(Error::Append {
+            path: plan.sources[0].inventory.path.clone(),
+            message: format!(
+                "it lacks variable `{}` that the store {} has",
+                missing.name,
+                store.display()
+            ),
+        });
+    }
+    // The axis continues the store's.
+    let coord_name = plan.sources[0]
+        .inventory
+        .dims
+        .iter()
+        .find(|d| d.name == concat)
+        .and_then(|_| cf::coordinate(&plan.sources[0].inventory, &concat))
+        .map(|v| v.name.clone());
+    let stored_coords = match coord_name.as_deref().and_then(|n| meta.array(n)) {
+        Some(stored) => read_f64(store, stored)?,
+        None => Vec::new(),
+    };
+    check_axis(&plan.sources, Some((store, &stored_coords)))?;
+    for p in &mut plan.sources {
+        p.offset += old_len;
+    }
+    // Stage the new chunks (and the rebuilt chunk straddling the old end).
+    let staging = sibling(store, "stacforge-append");
+    let _cleanup = RemoveOnDrop(staging.clone());
+    let new_len = old_len + plan.sources.iter().map(|s| s.len).sum::<usize>();
+    let mut bytes = 0;
+    for stored in &mut meta.arrays {
+        let dims = stored.dims();
+        let Some(i) = dims.iter().position(|d| *d == concat) else {
+            continue;
+        };
+        let mut shape = stored.shape();
+        shape[i] = new_len as u64;
+        stored.set_shape(&shape);
+        bytes += write_array(&plan, &staging, stored, Some((store, old_len)), progress)?;
+    }
+    // Move staged chunks in (each rename atomic), then the metadata.
+    move_tree(&staging, store)?;
+    record.sources.extend(plan.records());
+    meta.attrs.insert(
+        RECORD.into(),
+        serde_json::to_value(&record).expect("serialisable"),
+    );
+    meta.write(store)?;
+    Ok(Outcome {
+        written: plan.records(),
+        skipped,
+        steps: new_len,
+        bytes,
+    })
+}
+
+fn compression_of(stored: &StoredArray, version: ZarrVersion) -> Compression {
+    let (name, level) = match version {
+        ZarrVersion::V3 => {
+            let codecs = stored.meta["codecs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            match codecs.get(1) {
+                Some(c) => (
+                    c["name"].as_str().unwrap_or("").to_string(),
+                    c["configuration"]["level"].as_i64(),
+                ),
+                None => ("none".into(), None),
+            }
+        }
+        ZarrVersion::V2 => match stored.meta["compressor"].as_object() {
+            Some(c) => (
+                c["id"].as_str().unwrap_or("").to_string(),
+                c.get("level").and_then(Value::as_i64),
+            ),
+            None => ("none".into(), None),
+        },
+    };
+    match name.as_str() {
+        "zstd" => Compression::Zstd(level.unwrap_or(3) as i32),
+        "gzip" | "zlib" => Compression::Deflate(level.unwrap_or(5) as u32),
+        _ => Compression::None,
+    }
+}
+
+/// The first place two JSON documents differ.
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match (x.get(key), y.get(key)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_difference(p, q, &path) {
+                            return Some(d);
+                        }
+                    }
+                    (p, q) => {
+                        return Some(format!(
+                            "{path} is {} in the store and {} in the source",
+                            show(p),
+                            show(q)
+                        ))
+                    }
+                }
+            }
+            None
+        }
+        _ if a == b => None,
+        _ => Some(format!("{at} is {a} in the store and {b} in the source")),
+    }
+}
+
+/// Reads a whole 1-D array of a store as `f64`.
+pub fn read_f64(store: &Path, stored: &StoredArray) -> Result<Vec<f64>> {
+    let array = zarr::open_array(store, stored)?;
+    let subset = array.subset_all();
+    let bytes: zarrs::array::ArrayBytes =
+        array
+            .retrieve_array_subset(&subset)
+            .map_err(|e| Error::Store {
+                store: store.to_path_buf(),
+                message: format!("reading `{}`: {e}", stored.name),
+            })?;
+    let dtype = dtype_of(stored).ok_or_else(|| Error::Store {
+        store: store.to_path_buf(),
+        message: format!("`{}` has an unsupported data type", stored.name),
+    })?;
+    let raw = bytes.into_fixed().map_err(|e| Error::Store {
+        store: store.to_path_buf(),
+        message: format!("reading `{}`: {e}", stored.name),
+    })?;
+    Ok(dtype.to_f64(&raw))
+}
+
+/// The element type of a stored array.
+pub fn dtype_of(stored: &StoredArray) -> Option<ElementType> {
+    let name = stored
+        .meta
+        .get("data_type")
+        .or_else(|| stored.meta.get("dtype"))?
+        .as_str()?;
+    [
+        ElementType::Int8,
+        ElementType::UInt8,
+        ElementType::Int16,
+        ElementType::UInt16,
+        ElementType::Int32,
+        ElementType::UInt32,
+        ElementType::Int64,
+        ElementType::UInt64,
+        ElementType::Float32,
+        ElementType::Float64,
+    ]
+    .into_iter()
+    .find(|t| t.v3_name() == name || t.v2_name() == name)
+}
+
+/// Writes one array's chunks under `root`. Arrays along the concatenation
+/// dimension are written one chunk-row slab at a time, from the sources
+/// that overlap it (and, when appending, from the store for the steps
+/// before `old_len`). Returns the uncompressed bytes written.
+fn write_array(
+    plan: &Plan,
+    root: &Path,
+    stored: &StoredArray,
+    existing: Option<(&Path, usize)>,
+    progress: Progress,
+) -> Result<u64> {
+    let array = zarr::open_array(root, stored)?;
+    let store_err = |e: zarrs::array::ArrayError| Error::Store {
+        store: root.to_path_buf(),
+        message: format!("writing `{}`: {e}", stored.name),
+    };
+    let shape = stored.shape();
+    let dims = stored.dims();
+    let item = dtype_of(stored).map_or(4, ElementType::size);
+    let first = &plan.sources[0];
+    let concat_at = plan
+        .concat_dim
+        .as_ref()
+        .and_then(|c| dims.iter().position(|d| d == c));
+    let Some(p) = concat_at else {
+        // Not along the concatenation dimension: taken whole from the first source.
+        if existing.is_some() {
+            return Ok(0);
+        }
+        let bytes = if plan.placeholders.contains(&stored.name) {
+            0i32.to_ne_bytes().to_vec()
+        } else {
+            let ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
+            Reader::open(&first.inventory.path, plan.group.as_deref())?
+                .read(&stored.name, &ranges)?
+        };
+        let n = bytes.len() as u64;
+        array
+            .store_array_subset(&array.subset_all(), zarrs::array::ArrayBytes::from(bytes))
+            .map_err(store_err)?;
+        return Ok(n);
+    };
+    let chunk = chunk_shape(stored)[p] as usize;
+    let total = shape[p] as usize;
+    let outer: usize = shape[..p].iter().map(|&n| n as usize).product();
+    let inner: usize = shape[p + 1..]
+        .iter()
+        .map(|&n| n as usize)
+        .product::<usize>()
+        * item;
+    let start = match existing {
+        Some((_, old_len)) => old_len / chunk * chunk,
+        None => 0,
+    };
+    let mut written = 0u64;
+    let mut s0 = start;
+    while s0 < total {
+        let s1 = ((s0 / chunk + 1) * chunk).min(total);
+        let steps = s1 - s0;
+        let mut buffer = vec![0u8; outer * steps * inner];
+        let mut place = |part: &[u8], at: usize, len: usize| {
+            for o in 0..outer {
+                let dst = (o * steps + at) * inner;
+                let src = o * len * inner;
+                buffer[dst..dst + len * inner].copy_from_slice(&part[src..src + len * inner]);
+            }
+        };
+        if let Some((store, old_len)) = existing {
+            if s0 < old_len {
+                let old = zarr::open_array(
+                    store,
+                    &StoredArray {
+                        meta: with_shape(stored, p, old_len),
+                        ..stored.clone()
+                    },
+                )?;
+                let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
+                ranges[p] = s0 as u64..old_len as u64;
+                let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
+                let bytes: zarrs::array::ArrayBytes =
+                    old.retrieve_array_subset(&subset).map_err(store_err)?;
+                let raw = bytes.into_fixed().map_err(|e| Error::Store {
+                    store: store.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                place(&raw, 0, old_len - s0);
+            }
+        }
+        for src in &plan.sources {
+            let (a, b) = (src.offset.max(s0), (src.offset + src.len).min(s1));
+            if a >= b {
+                continue;
+            }
+            let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
+            ranges[p] = a - src.offset..b - src.offset;
+            let part = Reader::open(&src.inventory.path, plan.group.as_deref())?
+                .read(&stored.name, &ranges)?;
+            place(&part, a - s0, b - a);
+        }
+        let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
+        ranges[p] = s0 as u64..s1 as u64;
+        let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
+        written += buffer.len() as u64;
+        array
+            .store_array_subset(&subset, zarrs::array::ArrayBytes::from(buffer))
+            .map_err(store_err)?;
+        progress(&format!("{}: steps {s0}..{s1} of {total}", stored.name));
+        s0 = s1;
+    }
+    Ok(written)
+}
+
+/// The chunk shape of a stored array.
+pub fn chunk_shape(stored: &StoredArray) -> Vec<u64> {
+    let meta = &stored.meta;
+    let chunks = match meta.get("chunks") {
+        Some(v2) => v2.clone(),
+        None => meta["chunk_grid"]["configuration"]["chunk_shape"].clone(),
+    };
+    serde_json::from_value(chunks).unwrap_or_default()
+}
+
+fn with_shape(stored: &StoredArray, axis: usize, len: usize) -> Value {
+    let mut shape = stored.shape();
+    shape[axis] = len as u64;
+    let mut meta = stored.meta.clone();
+    meta["shape"] = json!(shape);
+    meta
+}
+
+fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
+}
+
+/// Moves every file under `from` to the same relative place under `to`,
+/// each with a rename.
+fn move_tree(from: &Path, to: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: from.to_path_buf(),
+            source,
+        })?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).map_err(|source| Error::Io {
+                path: target.clone(),
+                source,
+            })?;
+            move_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::rename(entry.path(), &target).map_err(|source| Error::Io {
+                path: target.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_fill_the_target_along_the_concat_dimension() {
+        let dims: Vec<String> = ["time", "lat", "lon"].map(String::from).to_vec();
+        let recipe = Recipe {
+            target_chunk_bytes: 8 << 20,
+            ..Recipe::default()
+        };
+        // 720 x 1440 float32 = 4 MiB a step: 2 steps a chunk.
+        assert_eq!(
+            plan_chunks(&dims, &[60, 720, 1440], 4, Some("time"), &recipe),
+            vec![2, 720, 1440]
+        );
+        // The same whatever the number of steps (appends chunk alike).
+        assert_eq!(
+            plan_chunks(&dims, &[1, 720, 1440], 4, Some("time"), &recipe),
+            vec![2, 720, 1440]
+        );
+        // A step larger than the target is split spatially.
+        let small = Recipe {
+            target_chunk_bytes: 1 << 20,
+            ..Recipe::default()
+        };
+        assert_eq!(
+            plan_chunks(&dims, &[5, 720, 1440], 4, Some("time"), &small),
+            vec![1, 720, 360]
+        );
+        // User-fixed lengths win.
+        let fixed = Recipe {
+            chunks: [("time".to_string(), 10)].into(),
+            ..recipe
+        };
+        assert_eq!(
+            plan_chunks(&dims, &[60, 720, 1440], 4, Some("time"), &fixed)[0],
+            10
+        );
+    }
+}

@@ -302,3 +302,178 @@ fn store_items_have_the_datacube_crs_time_and_sources_and_validate() {
     assert_eq!(p["cube:dimensions"]["zlev"]["axis"], "z");
     assert_eq!(p["datetime"], "2022-09-13T12:00:00Z");
 }
+
+fn to_cog(sources: &[&Path], out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = vec!["netcdf".into(), "to-cog".into()];
+    args.extend(sources.iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    stacforge(&args)
+}
+
+/// The first band of a NetCDF variable through GDAL, values outside
+/// `valid_range` kept.
+fn raw_netcdf_pixels(name: &str) -> Vec<f64> {
+    stacforge_raster::init();
+    let options = gdal::DatasetOptions {
+        open_options: Some(&["HONOUR_VALID_RANGE=NO"]),
+        ..Default::default()
+    };
+    let ds = gdal::Dataset::open_ex(name, options).unwrap();
+    let size = ds.raster_size();
+    ds.rasterband(1)
+        .unwrap()
+        .read_as::<f64>((0, 0), size, size, None)
+        .unwrap()
+        .data()
+        .to_vec()
+}
+
+fn geotransform(path: &Path) -> ([f64; 6], (usize, usize), String) {
+    stacforge_raster::init();
+    let ds = gdal::Dataset::open(path).unwrap();
+    let srs = ds.spatial_ref().unwrap();
+    let code = format!(
+        "{}:{}",
+        srs.auth_name().unwrap_or_default(),
+        srs.auth_code().unwrap_or_default()
+    );
+    (ds.geo_transform().unwrap(), ds.raster_size(), code)
+}
+
+#[test]
+fn seaice_cog_is_on_the_nsidc_polar_grid_with_the_source_pixels() {
+    let (Some(data), Some(schemas)) = (shared_data(), schemas()) else {
+        return;
+    };
+    let src = data.join("netcdf/nc4/seaice_conc_daily_nh_20211231_f17_v04r00.nc");
+    let dir = tempfile::tempdir().unwrap();
+    let out = to_cog(&[&src], dir.path(), &["--variables", "cdr_seaice_conc"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let item_dir = dir
+        .path()
+        .join("items/seaice_conc_daily_nh_20211231_f17_v04r00");
+    let cog = item_dir.join("seaice_conc_daily_nh_20211231_f17_v04r00_cdr_seaice_conc.tif");
+    let (gt, size, code) = geotransform(&cog);
+    // Not EPSG:3413 (WGS 84), which GDAL substitutes for the deprecated code
+    // unless told not to: the grid is on the Hughes 1980 ellipsoid.
+    assert_eq!(code, "EPSG:3411");
+    assert_eq!(size, (304, 448));
+    // The grid boundaries the file's `projection` attributes state:
+    // left -3850000, top 5850000, right 3750000, bottom -5350000, 25 km cells.
+    assert_eq!(
+        gt,
+        [-3_850_000.0, 25_000.0, 0.0, 5_850_000.0, 0.0, -25_000.0]
+    );
+    assert_eq!(gt[0] + 304.0 * gt[1], 3_750_000.0);
+    assert_eq!(gt[3] + 448.0 * gt[5], -5_350_000.0);
+    // The stored values, flags (251-254: pole hole, lakes, coast, land)
+    // included: GDAL's netCDF driver masks them unless told not to.
+    let netcdf_var = format!("NETCDF:\"{}\":cdr_seaice_conc", src.display());
+    assert_eq!(raw_netcdf_pixels(&netcdf_var), pixels(&cog).1[0]);
+
+    let item_path = item_dir.join("seaice_conc_daily_nh_20211231_f17_v04r00.json");
+    let problems = schema_problems(&schemas, &item_path);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let item = json(&item_path);
+    assert_eq!(item["properties"]["datetime"], "2021-12-31T00:00:00Z");
+    let band = &item["assets"]["cdr_seaice_conc"]["bands"][0];
+    assert_eq!(band["nodata"], 255.0);
+    assert!(
+        (band["raster:scale"].as_f64().unwrap() - 0.01).abs() < 1e-9,
+        "{band}"
+    );
+    assert_eq!(item["assets"]["cdr_seaice_conc"]["proj:code"], "EPSG:3411");
+}
+
+#[test]
+fn oisst_longitudes_0_360_are_reported_and_rolled_to_minus_180_180() {
+    let (Some(data), Some(schemas)) = (shared_data(), schemas()) else {
+        return;
+    };
+    let src = data.join("netcdf/nc4/oisst-avhrr-v02r01.20220913.nc");
+    let netcdf_var = PathBuf::from(format!("NETCDF:\"{}\":sst", src.display()));
+    let (_, source) = pixels(&netcdf_var);
+    let item_dir = |d: &Path| d.join("items/oisst-avhrr-v02r01.20220913");
+
+    // As stored: 0-360, said so, rows north-up (the file runs south to north).
+    let kept = tempfile::tempdir().unwrap();
+    let out = to_cog(&[&src], kept.path(), &["--variables", "sst"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("0–360 longitudes"), "{}", text(&out));
+    let cog = item_dir(kept.path()).join("oisst-avhrr-v02r01.20220913_sst.tif");
+    let (gt, size, code) = geotransform(&cog);
+    assert_eq!(
+        (gt, size, code.as_str()),
+        ([0.0, 0.25, 0.0, 90.0, 0.0, -0.25], (1440, 720), "EPSG:4326")
+    );
+    assert_same_pixels(&cog, &netcdf_var);
+
+    // Rolled: -180..180, column c holds source column (c + 720) mod 1440.
+    let rolled = tempfile::tempdir().unwrap();
+    let out = to_cog(
+        &[&src],
+        rolled.path(),
+        &["--variables", "sst", "--roll-longitude"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let cog = item_dir(rolled.path()).join("oisst-avhrr-v02r01.20220913_sst.tif");
+    let (gt, _, _) = geotransform(&cog);
+    assert_eq!(gt, [-180.0, 0.25, 0.0, 90.0, 0.0, -0.25]);
+    let (_, ours) = pixels(&cog);
+    let moved = (0..720 * 1440)
+        .filter(|&i| {
+            let (row, col) = (i / 1440, i % 1440);
+            ours[0][i] != source[0][row * 1440 + (col + 720) % 1440]
+        })
+        .count();
+    assert_eq!(moved, 0);
+    let item_path = item_dir(rolled.path()).join("oisst-avhrr-v02r01.20220913.json");
+    assert!(schema_problems(&schemas, &item_path).is_empty());
+    let item = json(&item_path);
+    assert_eq!(
+        item["bbox"],
+        serde_json::json!([-180.0, -90.0, 180.0, 90.0])
+    );
+    assert_eq!(item["properties"]["datetime"], "2022-09-13T12:00:00Z");
+    let band = &item["assets"]["sst"]["bands"][0];
+    assert_eq!(band["nodata"], -999.0);
+    assert_eq!(band["unit"], "Celsius");
+}
+
+#[test]
+fn a_netcdf3_file_gives_one_cog_per_variable_per_month() {
+    let (Some(data), Some(schemas)) = (shared_data(), schemas()) else {
+        return;
+    };
+    let src = data.join("netcdf/nc3/bcsd_obs_1999.nc");
+    let dir = tempfile::tempdir().unwrap();
+    let out = to_cog(&[&src], dir.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let item_path = dir.path().join("items/bcsd_obs_1999/bcsd_obs_1999.json");
+    assert!(schema_problems(&schemas, &item_path).is_empty());
+    let item = json(&item_path);
+    let assets = item["assets"].as_object().unwrap();
+    assert_eq!(assets.len(), 24, "{:?}", assets.keys().collect::<Vec<_>>());
+    assert_eq!(item["properties"]["start_datetime"], "1999-01-31T00:00:00Z");
+    assert_eq!(
+        item["assets"]["tas_t011"]["datetime"],
+        "1999-12-31T00:00:00Z"
+    );
+    // Month 3 of `pr`, through GDAL's netCDF driver (band 3).
+    let (_, source) = pixels(&PathBuf::from(format!("NETCDF:\"{}\":pr", src.display())));
+    let (_, ours) = pixels(
+        &dir.path()
+            .join("items/bcsd_obs_1999/bcsd_obs_1999_pr_t002.tif"),
+    );
+    // The file stores NaN in some cells (its _FillValue is 1e20); the COG
+    // keeps the stored NaN, GDAL's netCDF driver reports the fill value.
+    let fill = f64::from(1e20f32);
+    let differ = ours[0]
+        .iter()
+        .zip(&source[2])
+        .filter(|(a, b)| !(a == b || (a.is_nan() && **b == fill)))
+        .count();
+    assert_eq!(differ, 0);
+    assert!(ours[0].iter().any(|v| v.is_nan()) && ours[0].iter().any(|v| v.is_finite()));
+}

@@ -43,6 +43,13 @@ pub struct ItemArgs {
     store: StoreArgs,
 }
 
+impl ItemArgs {
+    /// The COG options given.
+    pub fn cog_options(&self) -> anyhow::Result<stacforge_raster::CogOptions> {
+        self.cog.to_options()
+    }
+}
+
 /// Options of `stacforge <package> create-collection`.
 #[derive(Debug, clap::Args)]
 pub struct CollectionArgs {
@@ -116,6 +123,12 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
         .into_iter()
         .find(|p| p.id() == package_id)
         .expect("registered");
+    create_items_with(package, args)
+}
+
+/// Converts every source with `package` and writes the items and the
+/// collection (the package carries its COG options).
+pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::Result<Outcome> {
     let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
     let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
     let staging = tempfile::Builder::new()

@@ -1,5 +1,6 @@
 //! `stacforge netcdf …`: NetCDF/HDF5 recipes to Zarr, with STAC.
 
+use crate::cmd::create::{create_items_with, ItemArgs};
 use crate::{options::StoreArgs, Outcome};
 use anyhow::Context;
 use stacforge_array::recipe::{self, Recipe};
@@ -24,6 +25,23 @@ enum Verb {
     ///
     /// Example: stacforge netcdf to-zarr 'data/sst.*.nc' --out sst.zarr --catalog stac/
     ToZarr(ToZarrArgs),
+    /// Write one COG per variable per time step of each file (georeferenced
+    /// from CF coordinates and grid mapping) and one STAC item per file.
+    ///
+    /// Example: stacforge netcdf to-cog sst.nc --out stac/ --variables sst --roll-longitude
+    ToCog(ToCogArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ToCogArgs {
+    #[command(flatten)]
+    items: ItemArgs,
+    /// Variables to convert, comma-separated (default: every variable on an x/y grid).
+    #[arg(long, value_delimiter = ',')]
+    variables: Vec<String>,
+    /// Shift 0–360 longitudes to −180–180 (the COG then spans −180–180).
+    #[arg(long)]
+    roll_longitude: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -122,6 +140,16 @@ fn expand(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     match &args.command {
         Verb::ToZarr(a) => to_zarr(a),
+        Verb::ToCog(a) => {
+            let package = stacforge_netcdf::NetCdf::new(
+                a.items.cog_options()?,
+                stacforge_netcdf::SliceOptions {
+                    variables: a.variables.clone(),
+                    roll_longitude: a.roll_longitude,
+                },
+            );
+            create_items_with(Box::new(package), &a.items)
+        }
     }
 }
 

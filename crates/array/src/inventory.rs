@@ -288,7 +288,35 @@ fn raw(var: &netcdf::Variable, extents: Vec<Range<usize>>) -> netcdf::Result<Vec
     }
 }
 
+/// Turns off HDF5's automatic error printing in the calling thread.
+///
+/// netCDF-C turns it off when it initialises, but Debian's HDF5 is built
+/// thread-safe, which makes the setting per thread: without this, a file
+/// read from another thread prints HDF5's internal error stacks (from
+/// netCDF-C probing attributes that do not exist) to stderr.
+fn quiet_hdf5() {
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if QUIET.with(|q| q.replace(true)) {
+        return;
+    }
+    type SetAuto = unsafe extern "C" fn(i64, *const std::ffi::c_void, *mut std::ffi::c_void) -> i32;
+    // SAFETY: H5Eset_auto2 is looked up in the HDF5 library netCDF-C has
+    // loaded; its C signature is (hid_t estack_id, H5E_auto2_t func, void
+    // *client_data) with hid_t a 64-bit integer since HDF5 1.10, and
+    // (H5E_DEFAULT = 0, NULL, NULL) disables printing for this thread.
+    unsafe {
+        let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"H5Eset_auto2".as_ptr());
+        if !symbol.is_null() {
+            let set_auto: SetAuto = std::mem::transmute::<*mut libc::c_void, SetAuto>(symbol);
+            set_auto(0, std::ptr::null(), std::ptr::null_mut());
+        }
+    }
+}
+
 fn open(path: &Path) -> Result<netcdf::File> {
+    quiet_hdf5();
     if path.is_dir() {
         return Err(Error::Open {
             path: path.to_path_buf(),

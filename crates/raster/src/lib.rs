@@ -29,6 +29,7 @@ pub use inspect::{inspect, InspectOptions};
 /// point of this crate, so calling it yourself is optional.
 ///
 /// - No `.aux.xml` side files are written next to sources or outputs.
+/// - CRSs keep the EPSG code files declare, deprecated or not.
 /// - GDAL's errors are not printed: stacforge reports each failure once,
 ///   with the file it concerns. GDAL's warnings go to standard error, each
 ///   distinct message once per process.
@@ -36,6 +37,11 @@ pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
+        // Keep the CRS a file declares: by default GDAL swaps a deprecated
+        // EPSG code for its replacement on import, e.g. EPSG:3411 (NSIDC
+        // polar stereographic north, Hughes 1980 ellipsoid) for EPSG:3413
+        // (WGS 84), which silently moves every pixel of NSIDC grids.
+        let _ = gdal::config::set_config_option("OSR_USE_NON_DEPRECATED", "NO");
         let seen = std::sync::Mutex::new(std::collections::HashSet::new());
         gdal::config::set_error_handler(move |class, _code, message| {
             if class == gdal::errors::CplErrType::Warning

@@ -7,6 +7,9 @@
 
 pub mod cube;
 pub mod grid;
+pub mod slices;
+
+pub use slices::{NetCdf, SliceOptions};
 
 use std::path::PathBuf;
 

@@ -134,10 +134,19 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
     if recipe.sources.is_empty() {
         return Err(Error::Recipe("no sources".into()));
     }
+    // Headers and checksums of every source (checksums in parallel).
+    use rayon::prelude::*;
+    let read: Vec<Result<(Inventory, stacforge_core::Source)>> = recipe
+        .sources
+        .par_iter()
+        .map(|path| {
+            let inventory = Inventory::read(path, recipe.group.as_deref())?;
+            Ok((inventory, stacforge_core::Source::from_path(path)?))
+        })
+        .collect();
     let mut placed = Vec::new();
-    for path in &recipe.sources {
-        let inventory = Inventory::read(path, recipe.group.as_deref())?;
-        let source = stacforge_core::Source::from_path(path)?;
+    for result in read {
+        let (inventory, source) = result?;
         placed.push(Placed {
             record: SourceRecord {
                 href: source.path.display().to_string(),
@@ -957,11 +966,27 @@ fn write_array(
         Some((_, old_len)) => old_len / chunk * chunk,
         None => 0,
     };
-    let mut written = 0u64;
-    let mut s0 = start;
-    while s0 < total {
-        let s1 = ((s0 / chunk + 1) * chunk).min(total);
+    // One thread reads slabs (netCDF-C serialises reads anyway) while the
+    // others encode and write the previous ones: at most `encoders + 1`
+    // slabs are in memory at once, whatever the number of sources. Reading
+    // (inflate) costs less than encoding, so every core gets an encoder.
+    let build = |s0: usize, s1: usize| -> Result<Vec<u8>> {
         let steps = s1 - s0;
+        // One source covering the whole slab (the common daily-file case):
+        // its bytes are the slab.
+        let old_part = existing.is_some_and(|(_, old_len)| s0 < old_len);
+        if !old_part {
+            if let Some(src) = plan
+                .sources
+                .iter()
+                .find(|s| s.offset <= s0 && s1 <= s.offset + s.len)
+            {
+                let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
+                ranges[p] = s0 - src.offset..s1 - src.offset;
+                return Reader::open(&src.inventory.path, plan.group.as_deref())?
+                    .read(&stored.name, &ranges);
+            }
+        }
         let mut buffer = vec![0u8; outer * steps * inner];
         let mut place = |part: &[u8], at: usize, len: usize| {
             for o in 0..outer {
@@ -1002,16 +1027,59 @@ fn write_array(
                 .read(&stored.name, &ranges)?;
             place(&part, a - s0, b - a);
         }
-        let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
-        ranges[p] = s0 as u64..s1 as u64;
-        let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
-        written += buffer.len() as u64;
-        array
-            .store_array_subset(&subset, zarrs::array::ArrayBytes::from(buffer))
-            .map_err(store_err)?;
-        progress(&format!("{}: steps {s0}..{s1} of {total}", stored.name));
-        s0 = s1;
+        Ok(buffer)
+    };
+    let encoders = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let (send, receive) = std::sync::mpsc::sync_channel::<(usize, usize, Vec<u8>)>(1);
+    let receive = std::sync::Mutex::new(receive);
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let failure: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..encoders {
+            scope.spawn(|| loop {
+                let next = receive.lock().map(|r| r.recv());
+                let Ok(Ok((s0, s1, buffer))) = next else {
+                    return;
+                };
+                let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
+                ranges[p] = s0 as u64..s1 as u64;
+                let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
+                let n = buffer.len() as u64;
+                if let Err(e) =
+                    array.store_array_subset(&subset, zarrs::array::ArrayBytes::from(buffer))
+                {
+                    failure
+                        .lock()
+                        .expect("not poisoned")
+                        .get_or_insert(store_err(e));
+                    return;
+                }
+                written.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                progress(&format!("{}: steps {s0}..{s1} of {total}", stored.name));
+            });
+        }
+        let mut s0 = start;
+        while s0 < total {
+            let s1 = ((s0 / chunk + 1) * chunk).min(total);
+            match build(s0, s1) {
+                Ok(buffer) => {
+                    if send.send((s0, s1, buffer)).is_err() {
+                        break; // every encoder stopped on an error
+                    }
+                }
+                Err(e) => {
+                    failure.lock().expect("not poisoned").get_or_insert(e);
+                    break;
+                }
+            }
+            s0 = s1;
+        }
+        drop(send);
+    });
+    if let Some(e) = failure.into_inner().expect("not poisoned") {
+        return Err(e);
     }
+    let written = written.into_inner();
     Ok(written)
 }
 

@@ -477,3 +477,74 @@ fn a_netcdf3_file_gives_one_cog_per_variable_per_month() {
     assert_eq!(differ, 0);
     assert!(ours[0].iter().any(|v| v.is_nan()) && ours[0].iter().any(|v| v.is_finite()));
 }
+
+#[test]
+fn decoded_stores_hold_what_xarray_decodes() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // OISST: int16 packed with a float32 scale and fill -999 -> float32 + NaN;
+    // air: int16 with a float64 scale -> float64.
+    let oisst = data.join("netcdf/nc4/oisst-avhrr-v02r01.20220913.nc");
+    let (t1, t2, full) = air_series(&data);
+    let checks = [
+        (oisst.clone(), vec![oisst.clone()]),
+        (full.clone(), vec![t1.clone(), t2.clone()]),
+    ];
+    for (i, (reference, sources)) in checks.iter().enumerate() {
+        for version in ["3", "2"] {
+            let store = dir.path().join(format!("{i}-v{version}.zarr"));
+            let srcs: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+            let out = to_zarr(&srcs, &store, &["--decode", "--zarr-version", version]);
+            assert!(out.status.success(), "{}", text(&out));
+            let check = Command::new(venv.join("bin/python"))
+                .arg(root().join("tests/python/xarray_equal.py"))
+                .arg("--decoded")
+                .arg(reference)
+                .arg(&store)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "xarray: {}", text(&check));
+        }
+    }
+}
+
+#[test]
+fn a_store_written_to_s3_is_uploaded_whole_with_its_item() {
+    let Some(data) = shared_data() else { return };
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let (t1, t2, _) = air_series(&data);
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("stac");
+    let out = server
+        .stacforge(S3_SECRET_KEY)
+        .args(["netcdf", "to-zarr"])
+        .args([&t1, &t2])
+        .args(["--out", "s3://bucket/air.zarr", "--catalog"])
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let local = dir.path().join("air.zarr");
+    assert!(to_zarr(&[&t1, &t2], &local, &[]).status.success());
+    let uploaded: Vec<_> = tree(&server.root.path().join("bucket/air.zarr"))
+        .into_iter()
+        .filter(|(p, _)| !p.to_string_lossy().contains(".s3s"))
+        .collect();
+    assert_eq!(uploaded, tree(&local));
+    let item = json(&catalog.join("items/air/air.json"));
+    assert_eq!(item["assets"]["zarr"]["href"], "s3://bucket/air.zarr");
+    // Appending to a remote store is refused, not half-done.
+    let out = server
+        .stacforge(S3_SECRET_KEY)
+        .args(["netcdf", "to-zarr"])
+        .arg(&t2)
+        .args(["--out", "s3://bucket/air.zarr", "--append"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--append"), "{}", text(&out));
+}

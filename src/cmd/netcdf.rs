@@ -50,9 +50,10 @@ struct ToZarrArgs {
     /// along the concatenation dimension by their coordinate values.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<String>,
-    /// The Zarr store to write (a local directory).
+    /// The Zarr store to write: a local directory, or a URL (s3://bucket/x.zarr,
+    /// gs://, az://), where the store is uploaded once complete, metadata last.
     #[arg(long, value_name = "STORE")]
-    out: PathBuf,
+    out: String,
     /// Add the sources to the existing store along its concatenation
     /// dimension; sources already in it are skipped.
     #[arg(long, conflicts_with = "overwrite")]
@@ -83,6 +84,10 @@ struct ToZarrArgs {
     /// Compression: zstd[:LEVEL] (default zstd:3), zlib[:LEVEL] or none.
     #[arg(long, default_value = "zstd", value_parser = Compression::parse)]
     compression: Compression,
+    /// Unpack values while writing: scale_factor/add_offset applied, fill and
+    /// missing values as NaN (default: kept as encoding, as stored).
+    #[arg(long)]
+    decode: bool,
     /// Also write a STAC item for the store (and its collection) into this
     /// catalog (a directory or URL).
     #[arg(long, value_name = "DIR")]
@@ -171,51 +176,79 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
             ZarrVersion::V3
         },
         compression: args.compression,
+        decode: args.decode,
+    };
+    let remote = args.out.contains("://") && !args.out.starts_with("file://");
+    if remote && args.append {
+        anyhow::bail!("--append works on local stores only for now; append locally, then upload");
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("stacforge-zarr-")
+        .tempdir()?;
+    let local = if remote {
+        staging.path().join("store.zarr")
+    } else {
+        PathBuf::from(args.out.trim_start_matches("file://"))
     };
     let item_id = match &args.item_id {
         Some(id) => id.clone(),
-        None => args
-            .out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .context("--out has no file name")?,
+        None => {
+            let name = args
+                .out
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            Path::new(name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .context("--out has no file name")?
+        }
     };
     validate_id(&item_id)?;
     validate_id(&args.collection_id)?;
     let progress = |line: &str| eprintln!("  {line}");
     let outcome = if args.append {
-        recipe::append(&recipe, &args.out, &progress)?
+        recipe::append(&recipe, &local, &progress)?
     } else {
         let plan = recipe::plan(&recipe)?;
         for w in &plan.warnings {
             eprintln!("warning: {w}");
         }
-        recipe::write(&plan, &recipe, &args.out, args.overwrite, &progress)?
+        recipe::write(&plan, &recipe, &local, args.overwrite, &progress)?
     };
     for s in &outcome.skipped {
-        eprintln!("{}: already in {}; skipped", s.href, args.out.display());
+        eprintln!("{}: already in {}; skipped", s.href, args.out);
     }
     eprintln!(
         "{}: {} source(s) written, {} skipped, {} step(s), {:.1} MB uncompressed, {:.2} s",
-        args.out.display(),
+        args.out,
         outcome.written.len(),
         outcome.skipped.len(),
         outcome.steps,
         outcome.bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    if remote {
+        let is_metadata = |key: &str| {
+            let name = key.rsplit('/').next().unwrap_or(key);
+            matches!(
+                name,
+                "zarr.json" | ".zarray" | ".zattrs" | ".zgroup" | ".zmetadata"
+            )
+        };
+        let n = Catalog::upload_dir(&local, &args.out, &args.store.to_options(), is_metadata)?;
+        eprintln!("{}: {n} object(s) uploaded", args.out);
+    }
     let mut item_href = None;
     if let Some(location) = &args.catalog {
-        let href = match &args.store_href {
-            Some(h) => h.clone(),
-            None => absolute(&args.out)?.display().to_string(),
+        let href = match (&args.store_href, remote) {
+            (Some(h), _) => h.clone(),
+            (None, true) => args.out.clone(),
+            (None, false) => absolute(&local)?.display().to_string(),
         };
-        let item = stacforge_netcdf::cube::describe_store(
-            &args.out,
-            &href,
-            &item_id,
-            &args.collection_id,
-        )?;
+        let item =
+            stacforge_netcdf::cube::describe_store(&local, &href, &item_id, &args.collection_id)?;
         let catalog = Catalog::open_with(location, &args.store.to_options())?;
         catalog.write_item(item, &[])?;
         let mut collection = stacforge_netcdf::collection()?;

@@ -50,6 +50,9 @@ pub struct Variable {
     pub attrs: Map<String, Value>,
     /// Its `_FillValue`, when it has one.
     pub fill: Option<f64>,
+    /// The type of its `scale_factor`/`add_offset` (the type CF says the
+    /// unpacked values have), when they are floating point.
+    pub packed_as: Option<ElementType>,
 }
 
 impl Variable {
@@ -185,6 +188,7 @@ impl Inventory {
                     other_type: None,
                     attrs,
                     fill: None,
+                    packed_as: None,
                 }
             })
             .collect();
@@ -288,35 +292,8 @@ fn raw(var: &netcdf::Variable, extents: Vec<Range<usize>>) -> netcdf::Result<Vec
     }
 }
 
-/// Turns off HDF5's automatic error printing in the calling thread.
-///
-/// netCDF-C turns it off when it initialises, but Debian's HDF5 is built
-/// thread-safe, which makes the setting per thread: without this, a file
-/// read from another thread prints HDF5's internal error stacks (from
-/// netCDF-C probing attributes that do not exist) to stderr.
-fn quiet_hdf5() {
-    thread_local! {
-        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    if QUIET.with(|q| q.replace(true)) {
-        return;
-    }
-    type SetAuto = unsafe extern "C" fn(i64, *const std::ffi::c_void, *mut std::ffi::c_void) -> i32;
-    // SAFETY: H5Eset_auto2 is looked up in the HDF5 library netCDF-C has
-    // loaded; its C signature is (hid_t estack_id, H5E_auto2_t func, void
-    // *client_data) with hid_t a 64-bit integer since HDF5 1.10, and
-    // (H5E_DEFAULT = 0, NULL, NULL) disables printing for this thread.
-    unsafe {
-        let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"H5Eset_auto2".as_ptr());
-        if !symbol.is_null() {
-            let set_auto: SetAuto = std::mem::transmute::<*mut libc::c_void, SetAuto>(symbol);
-            set_auto(0, std::ptr::null(), std::ptr::null_mut());
-        }
-    }
-}
-
 fn open(path: &Path) -> Result<netcdf::File> {
-    quiet_hdf5();
+    stacforge_core::quiet_hdf5();
     if path.is_dir() {
         return Err(Error::Open {
             path: path.to_path_buf(),
@@ -356,8 +333,20 @@ fn variable(v: &netcdf::Variable, path: &Path) -> Result<Variable> {
         other_type: dtype.is_none().then(|| format!("{vartype:?}")),
         attrs: Map::new(),
         fill: None,
+        packed_as: None,
     };
     for a in v.attributes() {
+        if matches!(a.name(), "scale_factor" | "add_offset") {
+            match a.value() {
+                Ok(AttributeValue::Double(_) | AttributeValue::Doubles(_)) => {
+                    var.packed_as = Some(ElementType::Float64)
+                }
+                Ok(AttributeValue::Float(_) | AttributeValue::Floats(_)) => {
+                    var.packed_as = var.packed_as.or(Some(ElementType::Float32))
+                }
+                _ => {}
+            }
+        }
         if a.name() == "_FillValue" {
             let value = a.value().map_err(|e| Error::Read {
                 path: path.to_path_buf(),

@@ -46,6 +46,10 @@ pub struct Recipe {
     pub version: ZarrVersion,
     /// Chunk compression.
     pub compression: Compression,
+    /// Apply CF packing and masking while writing (`scale_factor`,
+    /// `add_offset`, `_FillValue`/`missing_value` → NaN) instead of keeping
+    /// them as encoding.
+    pub decode: bool,
 }
 
 impl Default for Recipe {
@@ -59,6 +63,7 @@ impl Default for Recipe {
             target_chunk_bytes: 16 << 20,
             version: ZarrVersion::V3,
             compression: Compression::default(),
+            decode: false,
         }
     }
 }
@@ -112,6 +117,84 @@ pub struct Plan {
     /// Variables left out, and why.
     pub warnings: Vec<String>,
     group: Option<String>,
+    /// How variables are unpacked, when the recipe decodes them.
+    decoders: BTreeMap<String, Decoder>,
+}
+
+/// CF unpacking of one variable: stored values of `from` become
+/// `value * scale + offset` in `to`, fill values NaN.
+#[derive(Debug, Clone, PartialEq)]
+struct Decoder {
+    from: ElementType,
+    to: ElementType,
+    scale: f64,
+    offset: f64,
+    fills: Vec<f64>,
+}
+
+impl Decoder {
+    /// The decoder for `var`, when decoding changes anything.
+    fn of(var: &Variable) -> Option<Decoder> {
+        let from = var.dtype?;
+        let scale = var.attr_f64("scale_factor");
+        let offset = var.attr_f64("add_offset");
+        let mut fills: Vec<f64> = var.fill.into_iter().collect();
+        if let Some(Value::Array(values)) = var.attrs.get("missing_value") {
+            fills.extend(values.iter().filter_map(crate::inventory::number));
+        } else if let Some(m) = var.attr_f64("missing_value") {
+            fills.push(m);
+        }
+        if scale.is_none() && offset.is_none() && (fills.is_empty() || !from.is_float()) {
+            return None;
+        }
+        let to = match (var.packed_as, from) {
+            (Some(t), _) => t,
+            (None, f) if f.is_float() => f,
+            (None, f) if f.size() <= 2 => ElementType::Float32,
+            _ => ElementType::Float64,
+        };
+        Some(Decoder {
+            from,
+            to,
+            scale: scale.unwrap_or(1.0),
+            offset: offset.unwrap_or(0.0),
+            fills,
+        })
+    }
+
+    /// The attributes of the decoded variable.
+    fn attributes(&self, attrs: &Map<String, Value>) -> Map<String, Value> {
+        let mut attrs = attrs.clone();
+        for key in ["scale_factor", "add_offset", "missing_value", "_Unsigned"] {
+            attrs.remove(key);
+        }
+        attrs
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Vec<u8> {
+        let values = self.from.to_f64(bytes);
+        let unpack = |v: f64| {
+            if self
+                .fills
+                .iter()
+                .any(|f| *f == v || (f.is_nan() && v.is_nan()))
+            {
+                f64::NAN
+            } else {
+                v * self.scale + self.offset
+            }
+        };
+        match self.to {
+            ElementType::Float32 => values
+                .into_iter()
+                .flat_map(|v| (unpack(v) as f32).to_ne_bytes())
+                .collect(),
+            _ => values
+                .into_iter()
+                .flat_map(|v| unpack(v).to_ne_bytes())
+                .collect(),
+        }
+    }
 }
 
 impl Plan {
@@ -123,6 +206,15 @@ impl Plan {
     /// The concatenation dimension.
     pub fn concat_dim(&self) -> Option<&str> {
         self.concat_dim.as_deref()
+    }
+
+    /// A variable's stored bytes as they are written (unpacked when the
+    /// recipe decodes it).
+    fn unpack(&self, name: &str, bytes: Vec<u8>) -> Vec<u8> {
+        match self.decoders.get(name) {
+            Some(d) => d.decode(&bytes),
+            None => bytes,
+        }
     }
 }
 
@@ -213,17 +305,37 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
     }
     let first = &placed[0].inventory;
     let total = placed.iter().map(|p| p.len).sum::<usize>();
+    let mut decoders = BTreeMap::new();
     let specs = selected
         .iter()
         .map(|name| {
             let var = first.var(name).expect("selected from the inventory");
-            spec(
+            let mut spec = spec(
                 var,
                 concat_dim.as_deref(),
                 total,
                 recipe,
                 placeholders.contains(name),
-            )
+            );
+            // Coordinates keep their encoding (a packed time axis stays as stored).
+            let coordinate = first
+                .dims
+                .iter()
+                .any(|d| cf::coordinate(first, &d.name).is_some_and(|c| c.name == *name));
+            if let Some(d) = Decoder::of(var).filter(|_| recipe.decode && !coordinate) {
+                spec.attrs = d.attributes(&spec.attrs);
+                spec.dtype = d.to;
+                spec.fill = Some(f64::NAN);
+                spec.chunks = plan_chunks(
+                    &spec.dims,
+                    &spec.shape,
+                    d.to.size() as u64,
+                    concat_dim.as_deref(),
+                    recipe,
+                );
+                decoders.insert(name.clone(), d);
+            }
+            spec
         })
         .collect();
     let attrs = first.attrs.clone();
@@ -235,6 +347,7 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
         attrs,
         warnings,
         group: recipe.group.clone(),
+        decoders,
     })
 }
 
@@ -945,8 +1058,9 @@ fn write_array(
             0i32.to_ne_bytes().to_vec()
         } else {
             let ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
-            Reader::open(&first.inventory.path, plan.group.as_deref())?
-                .read(&stored.name, &ranges)?
+            let raw = Reader::open(&first.inventory.path, plan.group.as_deref())?
+                .read(&stored.name, &ranges)?;
+            plan.unpack(&stored.name, raw)
         };
         let n = bytes.len() as u64;
         array
@@ -983,8 +1097,9 @@ fn write_array(
             {
                 let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
                 ranges[p] = s0 - src.offset..s1 - src.offset;
-                return Reader::open(&src.inventory.path, plan.group.as_deref())?
-                    .read(&stored.name, &ranges);
+                let part = Reader::open(&src.inventory.path, plan.group.as_deref())?
+                    .read(&stored.name, &ranges)?;
+                return Ok(plan.unpack(&stored.name, part));
             }
         }
         let mut buffer = vec![0u8; outer * steps * inner];
@@ -1025,7 +1140,7 @@ fn write_array(
             ranges[p] = a - src.offset..b - src.offset;
             let part = Reader::open(&src.inventory.path, plan.group.as_deref())?
                 .read(&stored.name, &ranges)?;
-            place(&part, a - s0, b - a);
+            place(&plan.unpack(&stored.name, part), a - s0, b - a);
         }
         Ok(buffer)
     };
@@ -1148,6 +1263,61 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn var(
+        dtype: ElementType,
+        attrs: serde_json::Value,
+        fill: Option<f64>,
+        packed_as: Option<ElementType>,
+    ) -> Variable {
+        Variable {
+            name: "v".into(),
+            dims: vec![],
+            shape: vec![],
+            dtype: Some(dtype),
+            other_type: None,
+            attrs: attrs.as_object().unwrap().clone(),
+            fill,
+            packed_as,
+        }
+    }
+
+    #[test]
+    fn decoding_unpacks_and_masks_as_cf_says() {
+        let v = var(
+            ElementType::Int16,
+            json!({"scale_factor": 0.01, "add_offset": 0.0, "units": "C"}),
+            Some(-999.0),
+            Some(ElementType::Float32),
+        );
+        let d = Decoder::of(&v).unwrap();
+        assert_eq!(d.to, ElementType::Float32);
+        let raw: Vec<u8> = [1234i16, -999]
+            .iter()
+            .flat_map(|x| x.to_ne_bytes())
+            .collect();
+        let out = ElementType::Float32.to_f64(&d.decode(&raw));
+        assert_eq!(out[0], f64::from(12.34f32));
+        assert!(out[1].is_nan());
+        assert!(!d.attributes(&v.attrs).contains_key("scale_factor"));
+        // A double scale factor unpacks to float64; nothing to do for plain ints.
+        let v = var(
+            ElementType::Int16,
+            json!({"scale_factor": 0.01}),
+            None,
+            Some(ElementType::Float64),
+        );
+        assert_eq!(Decoder::of(&v).unwrap().to, ElementType::Float64);
+        assert!(Decoder::of(&var(ElementType::Int32, json!({}), Some(0.0), None)).is_none());
+        // Floats with a fill value: masked, type kept.
+        let v = var(
+            ElementType::Float32,
+            json!({"missing_value": [1e20]}),
+            None,
+            None,
+        );
+        assert_eq!(Decoder::of(&v).unwrap().to, ElementType::Float32);
+    }
 
     #[test]
     fn chunks_fill_the_target_along_the_concat_dimension() {

@@ -96,6 +96,56 @@ impl Catalog {
         catalog.put_file(local, name)
     }
 
+    /// Uploads every file under the local directory `local` to the same
+    /// relative keys under `url`, the files whose relative paths satisfy
+    /// `last` after all the others (a Zarr store's metadata after its
+    /// chunks, so readers never find metadata pointing at missing chunks).
+    /// Returns the number of files uploaded.
+    pub fn upload_dir(
+        local: &std::path::Path,
+        url: &str,
+        options: &StoreOptions,
+        last: impl Fn(&str) -> bool,
+    ) -> Result<usize> {
+        let catalog = Catalog::open_with(url, options)?;
+        let mut files = Vec::new();
+        let mut stack = vec![local.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let path = entry
+                    .map_err(|source| Error::Io {
+                        path: dir.clone(),
+                        source,
+                    })?
+                    .path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(relative) = path.strip_prefix(local) {
+                    let key = relative
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    files.push((last(&key), key, path));
+                }
+            }
+        }
+        // Others first, then the `last` ones deepest first (the root's last).
+        files.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| b.1.matches('/').count().cmp(&a.1.matches('/').count()))
+                .then_with(|| a.1.cmp(&b.1))
+        });
+        for (_, key, path) in &files {
+            catalog.put_file(path, key)?;
+        }
+        Ok(files.len())
+    }
+
     /// Writes bytes to `path` in one atomic put.
     pub(crate) fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
         self.runtime

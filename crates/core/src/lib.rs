@@ -33,3 +33,33 @@ pub use timing::Timing;
 
 /// The name and version of this software, as recorded in `processing:software`.
 pub const SOFTWARE: (&str, &str) = ("stacforge", env!("CARGO_PKG_VERSION"));
+
+/// Turns off HDF5's automatic error printing in the calling thread.
+///
+/// netCDF-C (and GDAL's HDF5 driver) turn it off when they initialise, but
+/// Debian's HDF5 is built thread-safe, which makes the setting per thread:
+/// without this, a file read from another thread prints HDF5's internal
+/// error stacks (netCDF-C probing attributes that do not exist, such as
+/// `_QuantizeBitGroomNumberOfSignificantDigits`) to standard error. The
+/// function is looked up at run time, so this crate links no HDF5; it does
+/// nothing in a process without HDF5.
+pub fn quiet_hdf5() {
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if QUIET.with(|q| q.replace(true)) {
+        return;
+    }
+    type SetAuto = unsafe extern "C" fn(i64, *const std::ffi::c_void, *mut std::ffi::c_void) -> i32;
+    // SAFETY: H5Eset_auto2 is looked up among the libraries already loaded;
+    // its C signature is (hid_t estack_id, H5E_auto2_t func, void
+    // *client_data) with hid_t a 64-bit integer since HDF5 1.10, and
+    // (H5E_DEFAULT = 0, NULL, NULL) disables printing for this thread.
+    unsafe {
+        let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"H5Eset_auto2".as_ptr());
+        if !symbol.is_null() {
+            let set_auto = std::mem::transmute::<*mut libc::c_void, SetAuto>(symbol);
+            set_auto(0, std::ptr::null(), std::ptr::null_mut());
+        }
+    }
+}

@@ -34,6 +34,7 @@ pub use inspect::{inspect, InspectOptions};
 ///   with the file it concerns. GDAL's warnings go to standard error, each
 ///   distinct message once per process.
 pub fn init() {
+    stacforge_core::quiet_hdf5();
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");

@@ -389,6 +389,14 @@ pub fn coordinate<'a>(inventory: &'a Inventory, dim: &str) -> Option<&'a Variabl
         })
 }
 
+/// Whether `name` is the coordinate variable of one of the dimensions.
+pub fn is_coordinate(inventory: &Inventory, name: &str) -> bool {
+    inventory
+        .dims
+        .iter()
+        .any(|d| coordinate(inventory, &d.name).is_some_and(|c| c.name == name))
+}
+
 /// A grid's horizontal reference system, as CF describes it: definitions
 /// GDAL/PROJ can read, most authoritative first (`crs_wkt`, GDAL's
 /// `spatial_ref`, an `srid`/`epsg_code` URN, a `proj4text`/`proj4`

@@ -318,10 +318,7 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
                 placeholders.contains(name),
             );
             // Coordinates keep their encoding (a packed time axis stays as stored).
-            let coordinate = first
-                .dims
-                .iter()
-                .any(|d| cf::coordinate(first, &d.name).is_some_and(|c| c.name == *name));
+            let coordinate = cf::is_coordinate(first, name);
             if let Some(d) = Decoder::of(var).filter(|_| recipe.decode && !coordinate) {
                 spec.attrs = d.attributes(&spec.attrs);
                 spec.dtype = d.to;

@@ -37,7 +37,7 @@ pub fn describe_store(
     let data_vars: Vec<_> = inventory
         .vars
         .iter()
-        .filter(|v| !is_coordinate(&inventory, &v.name) && !v.dims.is_empty())
+        .filter(|v| !cf::is_coordinate(&inventory, &v.name) && !v.dims.is_empty())
         .collect();
     let mut the_grid: Option<Grid> = None;
     for v in &data_vars {
@@ -138,7 +138,7 @@ pub fn describe_store(
         if dimensions.contains_key(&v.name) && v.dims.len() == 1 && v.dims[0] == v.name {
             continue;
         }
-        let coordinate = is_coordinate(&inventory, &v.name);
+        let coordinate = cf::is_coordinate(&inventory, &v.name);
         let mut entry = json!({
             "dimensions": v.dims,
             "type": if coordinate || v.dims.is_empty() { "auxiliary" } else { "data" },
@@ -244,13 +244,6 @@ pub fn describe_store(
         item.links.push(link);
     }
     Ok(item)
-}
-
-fn is_coordinate(inventory: &Inventory, name: &str) -> bool {
-    inventory
-        .dims
-        .iter()
-        .any(|d| cf::coordinate(inventory, &d.name).is_some_and(|c| c.name == name))
 }
 
 fn reference_system(grid: &Grid) -> Value {

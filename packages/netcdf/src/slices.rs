@@ -79,7 +79,7 @@ impl Package for NetCdf {
         for var in &inventory.vars {
             let wanted =
                 self.options.variables.is_empty() || self.options.variables.contains(&var.name);
-            if !wanted || var.dtype.is_none() || is_coordinate(&inventory, &var.name) {
+            if !wanted || var.dtype.is_none() || cf::is_coordinate(&inventory, &var.name) {
                 continue;
             }
             let Some(g) = grid(&inventory, var, &read).map_err(|e| Error::Convert(Box::new(e)))?
@@ -307,13 +307,6 @@ fn decode_times(
     let times = cf::time_axis(coord, values)
         .map_err(|m| convert_err(path, format!("time axis `{}`: {m}", coord.name)))?;
     Ok(times.iter().map(cf::CfDateTime::to_utc).collect())
-}
-
-fn is_coordinate(inventory: &Inventory, name: &str) -> bool {
-    inventory
-        .dims
-        .iter()
-        .any(|d| cf::coordinate(inventory, &d.name).is_some_and(|c| c.name == name))
 }
 
 fn flip_rows(bytes: &mut [u8], row: usize) {

@@ -65,6 +65,14 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // Large buffers (chunks, slabs, tiles) come and go all the time: keep
+    // them on the heap instead of fresh zeroed mmaps, which cost a page
+    // fault per 4 KiB each time.
+    // SAFETY: mallopt only tunes glibc's allocator; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
     stacforge_raster::init();
     let mut command = Cli::command();
     for package in registry::packages(&Default::default()) {

@@ -548,3 +548,49 @@ fn a_store_written_to_s3_is_uploaded_whole_with_its_item() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--append"), "{}", text(&out));
 }
+
+#[test]
+fn chunks_decoded_directly_equal_what_netcdf_c_reads() {
+    let Some(data) = shared_data() else { return };
+    let cases = [
+        (
+            "netcdf/nc4/oisst-avhrr-v02r01.20220913.nc",
+            "sst",
+            vec![0..1, 0..1, 100..620, 7..1400],
+        ),
+        (
+            "netcdf/nc4/seaice_conc_daily_nh_20211231_f17_v04r00.nc",
+            "cdr_seaice_conc",
+            vec![0..1, 0..448, 0..304],
+        ),
+        (
+            "netcdf/nc4/seaice_conc_daily_nh_20211231_f17_v04r00.nc",
+            "stdev_of_cdr_seaice_conc",
+            vec![0..1, 33..300, 5..17],
+        ),
+    ];
+    for (file, var, ranges) in cases {
+        let path = data.join(file);
+        let direct = stacforge_array::chunks::read_direct(&path, var, &ranges)
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!("{file}:{var} is chunked with zlib/shuffle: it must decode directly")
+            });
+        let reader = stacforge_array::inventory::Reader::open(&path, None).unwrap();
+        assert_eq!(direct, reader.read(var, &ranges).unwrap(), "{file}:{var}");
+    }
+    // Contiguous storage (the air series, kerchunk's air.nc) falls back to
+    // netCDF-C; NetCDF-3 is not HDF5.
+    let (t1, _, _) = air_series(&data);
+    assert!(
+        stacforge_array::chunks::read_direct(&t1, "air", &[0..2, 0..25, 0..53])
+            .unwrap()
+            .is_none()
+    );
+    let nc3 = data.join("netcdf/nc3/bcsd_obs_1999.nc");
+    assert!(
+        stacforge_array::chunks::read_direct(&nc3, "pr", &[0..1, 0..33, 0..81])
+            .unwrap()
+            .is_none()
+    );
+}

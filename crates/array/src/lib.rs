@@ -12,6 +12,7 @@
 //!   store through [`zarr`].
 
 pub mod cf;
+pub mod chunks;
 mod dtype;
 mod error;
 pub mod inventory;

@@ -272,17 +272,39 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
         )));
     }
     let (selected, placeholders, warnings) = select(first, &recipe.variables)?;
-    for other in &placed[1..] {
-        check_consistent(first, &other.inventory, &selected, concat_dim.as_deref())?;
-    }
-    if let Some(dim) = &concat_dim {
-        for p in &mut placed {
+    // Each source once: its header against the first's, its grid values
+    // against the first's, its concatenation coordinate read.
+    let concat = concat_dim.as_deref();
+    let mut grid: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..placed.len() {
+        let reader = Reader::open(&placed[i].inventory.path, recipe.group.as_deref())?;
+        if i == 0 {
+            grid = grid_values(&placed[0].inventory, &reader, &selected, concat)?;
+        } else {
+            let (first, other) = (&placed[0].inventory, &placed[i].inventory);
+            check_consistent(first, other, &selected, concat)?;
+            for ((name, expected), (_, found)) in grid
+                .iter()
+                .zip(grid_values(other, &reader, &selected, concat)?)
+            {
+                if *expected != found {
+                    return Err(Error::Mismatch {
+                        first: first.path.clone(),
+                        second: other.path.clone(),
+                        difference: format!(
+                            "the values of `{name}` (not along the concatenation dimension) differ"
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(dim) = concat {
+            let p = &mut placed[i];
             p.len = p.inventory.dim(dim).map_or(0, |d| d.len);
             p.record.steps = p.len;
             if let Some(coord) = cf::coordinate(&p.inventory, dim) {
                 let coord = coord.clone();
-                p.coords =
-                    Reader::open(&p.inventory.path, recipe.group.as_deref())?.read_f64(&coord)?;
+                p.coords = reader.read_f64(&coord)?;
                 if cf::is_time(&coord) {
                     cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
                         path: p.inventory.path.clone(),
@@ -292,6 +314,8 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
                 }
             }
         }
+    }
+    if concat_dim.is_some() {
         placed.sort_by(|a, b| {
             let key = |p: &Placed| p.coords.first().copied().unwrap_or(f64::NAN);
             key(a).total_cmp(&key(b))
@@ -482,25 +506,27 @@ fn check_consistent(
             }
         }
     }
-    // The grid: variables not along the concatenation dimension must hold
-    // the same values.
-    let (ra, rb) = (
-        Reader::open(&a.path, a.group.as_deref())?,
-        Reader::open(&b.path, b.group.as_deref())?,
-    );
+    Ok(())
+}
+
+/// The values of the selected variables not along the concatenation
+/// dimension (the grid), which every source must share.
+fn grid_values(
+    inventory: &Inventory,
+    reader: &Reader,
+    selected: &[String],
+    concat: Option<&str>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut values = Vec::new();
     for name in selected {
-        let va = a.var(name).expect("selected");
-        if va.dtype.is_none() || concat.is_some_and(|c| va.dims.iter().any(|d| d == c)) {
+        let var = inventory.var(name).expect("selected");
+        if var.dtype.is_none() || concat.is_some_and(|c| var.dims.iter().any(|d| d == c)) {
             continue;
         }
-        let ranges: Vec<Range<usize>> = va.shape.iter().map(|&n| 0..n).collect();
-        if ra.read(name, &ranges)? != rb.read(name, &ranges)? {
-            return Err(mismatch(format!(
-                "the values of `{name}` (not along the concatenation dimension) differ"
-            )));
-        }
+        let ranges: Vec<Range<usize>> = var.shape.iter().map(|&n| 0..n).collect();
+        values.push((name.clone(), reader.read(name, &ranges)?));
     }
-    Ok(())
+    Ok(values)
 }
 
 fn same_number(a: Option<f64>, b: Option<f64>) -> bool {
@@ -1077,10 +1103,6 @@ fn write_array(
         Some((_, old_len)) => old_len / chunk * chunk,
         None => 0,
     };
-    // One thread reads slabs (netCDF-C serialises reads anyway) while the
-    // others encode and write the previous ones: at most `encoders + 1`
-    // slabs are in memory at once, whatever the number of sources. Reading
-    // (inflate) costs less than encoding, so every core gets an encoder.
     let build = |s0: usize, s1: usize| -> Result<Vec<u8>> {
         let steps = s1 - s0;
         // One source covering the whole slab (the common daily-file case):
@@ -1094,8 +1116,12 @@ fn write_array(
             {
                 let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
                 ranges[p] = s0 - src.offset..s1 - src.offset;
-                let part = Reader::open(&src.inventory.path, plan.group.as_deref())?
-                    .read(&stored.name, &ranges)?;
+                let part = read_part(
+                    &src.inventory.path,
+                    plan.group.as_deref(),
+                    &stored.name,
+                    &ranges,
+                )?;
                 return Ok(plan.unpack(&stored.name, part));
             }
         }
@@ -1135,64 +1161,61 @@ fn write_array(
             }
             let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
             ranges[p] = a - src.offset..b - src.offset;
-            let part = Reader::open(&src.inventory.path, plan.group.as_deref())?
-                .read(&stored.name, &ranges)?;
+            let part = read_part(
+                &src.inventory.path,
+                plan.group.as_deref(),
+                &stored.name,
+                &ranges,
+            )?;
             place(&plan.unpack(&stored.name, part), a - s0, b - a);
         }
         Ok(buffer)
     };
-    let encoders = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let (send, receive) = std::sync::mpsc::sync_channel::<(usize, usize, Vec<u8>)>(1);
-    let receive = std::sync::Mutex::new(receive);
-    let written = std::sync::atomic::AtomicU64::new(0);
-    let failure: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..encoders {
-            scope.spawn(|| loop {
-                let next = receive.lock().map(|r| r.recv());
-                let Ok(Ok((s0, s1, buffer))) = next else {
-                    return;
-                };
-                let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
-                ranges[p] = s0 as u64..s1 as u64;
-                let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
-                let n = buffer.len() as u64;
-                if let Err(e) =
-                    array.store_array_subset(&subset, zarrs::array::ArrayBytes::from(buffer))
-                {
-                    failure
-                        .lock()
-                        .expect("not poisoned")
-                        .get_or_insert(store_err(e));
-                    return;
-                }
-                written.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                progress(&format!("{}: steps {s0}..{s1} of {total}", stored.name));
-            });
-        }
-        let mut s0 = start;
-        while s0 < total {
-            let s1 = ((s0 / chunk + 1) * chunk).min(total);
-            match build(s0, s1) {
-                Ok(buffer) => {
-                    if send.send((s0, s1, buffer)).is_err() {
-                        break; // every encoder stopped on an error
-                    }
-                }
-                Err(e) => {
-                    failure.lock().expect("not poisoned").get_or_insert(e);
-                    break;
-                }
-            }
-            s0 = s1;
-        }
-        drop(send);
-    });
-    if let Some(e) = failure.into_inner().expect("not poisoned") {
-        return Err(e);
+    // Slabs are read, decoded, encoded and written by the worker threads, a
+    // few at a time: memory holds one slab per thread, whatever the number
+    // of sources.
+    use rayon::prelude::*;
+    let mut slabs = Vec::new();
+    let mut s0 = start;
+    while s0 < total {
+        let s1 = ((s0 / chunk + 1) * chunk).min(total);
+        slabs.push((s0, s1));
+        s0 = s1;
     }
+    let written = std::sync::atomic::AtomicU64::new(0);
+    slabs.par_iter().try_for_each(|&(s0, s1)| -> Result<()> {
+        let buffer = build(s0, s1)?;
+        let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
+        ranges[p] = s0 as u64..s1 as u64;
+        let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
+        let n = buffer.len() as u64;
+        array
+            .store_array_subset(&subset, zarrs::array::ArrayBytes::from(buffer))
+            .map_err(store_err)?;
+        written.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        progress(&format!("{}: steps {s0}..{s1} of {total}", stored.name));
+        Ok(())
+    })?;
     let written = written.into_inner();
     Ok(written)
+}
+
+/// Reads a hyperslab of a source variable: HDF5 chunks decoded directly
+/// where possible (in parallel with other reads), netCDF-C otherwise.
+fn read_part(
+    path: &Path,
+    group: Option<&str>,
+    name: &str,
+    ranges: &[Range<usize>],
+) -> Result<Vec<u8>> {
+    let dataset = match group {
+        Some(g) => format!("{g}/{name}"),
+        None => name.to_string(),
+    };
+    if let Some(bytes) = crate::chunks::read_direct(path, &dataset, ranges)? {
+        return Ok(bytes);
+    }
+    Reader::open(path, group)?.read(name, ranges)
 }
 
 /// The chunk shape of a stored array.

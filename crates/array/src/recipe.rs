@@ -1103,6 +1103,18 @@ fn write_array(
         Some((_, old_len)) => old_len / chunk * chunk,
         None => 0,
     };
+    // Steps a..b (store indices) of one source, as they are written.
+    let source_part = |src: &Placed, a: usize, b: usize| -> Result<Vec<u8>> {
+        let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
+        ranges[p] = a - src.offset..b - src.offset;
+        let part = read_part(
+            &src.inventory.path,
+            plan.group.as_deref(),
+            &stored.name,
+            &ranges,
+        )?;
+        Ok(plan.unpack(&stored.name, part))
+    };
     let build = |s0: usize, s1: usize| -> Result<Vec<u8>> {
         let steps = s1 - s0;
         // One source covering the whole slab (the common daily-file case):
@@ -1114,15 +1126,7 @@ fn write_array(
                 .iter()
                 .find(|s| s.offset <= s0 && s1 <= s.offset + s.len)
             {
-                let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
-                ranges[p] = s0 - src.offset..s1 - src.offset;
-                let part = read_part(
-                    &src.inventory.path,
-                    plan.group.as_deref(),
-                    &stored.name,
-                    &ranges,
-                )?;
-                return Ok(plan.unpack(&stored.name, part));
+                return source_part(src, s0, s1);
             }
         }
         let mut buffer = vec![0u8; outer * steps * inner];
@@ -1159,15 +1163,7 @@ fn write_array(
             if a >= b {
                 continue;
             }
-            let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
-            ranges[p] = a - src.offset..b - src.offset;
-            let part = read_part(
-                &src.inventory.path,
-                plan.group.as_deref(),
-                &stored.name,
-                &ranges,
-            )?;
-            place(&plan.unpack(&stored.name, part), a - s0, b - a);
+            place(&source_part(src, a, b)?, a - s0, b - a);
         }
         Ok(buffer)
     };

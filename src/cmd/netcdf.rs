@@ -30,6 +30,74 @@ enum Verb {
     ///
     /// Example: stacforge netcdf to-cog sst.nc --out stac/ --variables sst --roll-longitude
     ToCog(ToCogArgs),
+    /// Write kerchunk references (virtual Zarr) for NetCDF-4/HDF5 files:
+    /// chunk byte ranges from the HDF5 index, combined along time, or
+    /// appended to existing references without re-reading their files.
+    ///
+    /// Example: stacforge netcdf to-refs 'sst/*.nc' --out sst.json --catalog stac/
+    ToRefs(ToRefsArgs),
+    /// Check that the files recorded in references are unchanged.
+    VerifyRefs(VerifyRefsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ToRefsArgs {
+    /// Source files; glob patterns (quoted) are expanded.
+    #[arg(required = true, value_name = "SRC")]
+    sources: Vec<String>,
+    /// Where to write the references: a kerchunk JSON file (a path or a URL),
+    /// or with --format parquet a directory (local).
+    #[arg(long, value_name = "FILE")]
+    out: String,
+    /// Reference format: json (kerchunk version 1) or parquet (fsspec's
+    /// LazyReferenceMapper layout, for collections with very many chunks).
+    #[arg(long, default_value = "json", value_parser = ["json", "parquet"])]
+    format: String,
+    /// Rows per Parquet file (with --format parquet).
+    #[arg(long, default_value_t = 10_000)]
+    record_size: usize,
+    /// Add the sources to the existing references (only the new files are read).
+    #[arg(long)]
+    append: bool,
+    /// Dimension to concatenate along (default: the record dimension, else time).
+    #[arg(long, value_name = "DIM")]
+    concat_dim: Option<String>,
+    /// Group to read in NetCDF-4 files with groups.
+    #[arg(long)]
+    group: Option<String>,
+    /// Variables to reference, comma-separated (with their coordinates).
+    #[arg(long, value_delimiter = ',')]
+    variables: Vec<String>,
+    /// Variables up to this many bytes are stored inline.
+    #[arg(long, default_value_t = 500)]
+    inline_threshold: u64,
+    /// Variables always stored inline, comma-separated (e.g. lat,lon,time).
+    #[arg(long, value_delimiter = ',')]
+    loadable_vars: Vec<String>,
+    /// Where readers find the files: each chunk's URL becomes PREFIX/<file name>
+    /// (default: the files' absolute paths).
+    #[arg(long, value_name = "PREFIX")]
+    url_prefix: Option<String>,
+    /// Also write a STAC item for the references (and its collection) into this catalog.
+    #[arg(long, value_name = "DIR")]
+    catalog: Option<String>,
+    /// Item id (default: the output's name without extension).
+    #[arg(long)]
+    item_id: Option<String>,
+    /// Collection id.
+    #[arg(long, default_value = "netcdf")]
+    collection_id: String,
+    /// Print a JSON summary on standard output.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyRefsArgs {
+    /// A kerchunk reference file written by stacforge.
+    refs: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +213,8 @@ fn expand(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     match &args.command {
         Verb::ToZarr(a) => to_zarr(a),
+        Verb::ToRefs(a) => to_refs(a),
+        Verb::VerifyRefs(a) => verify_refs(a),
         Verb::ToCog(a) => {
             let package = stacforge_netcdf::NetCdf::new(
                 a.items.cog_options()?,
@@ -178,33 +248,15 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         compression: args.compression,
         decode: args.decode,
     };
-    let remote = args.out.contains("://") && !args.out.starts_with("file://");
+    let Output {
+        remote,
+        local,
+        item_id,
+        _staging,
+    } = output(&args.out, &args.item_id, "store.zarr")?;
     if remote && args.append {
         anyhow::bail!("--append works on local stores only for now; append locally, then upload");
     }
-    let staging = tempfile::Builder::new()
-        .prefix("stacforge-zarr-")
-        .tempdir()?;
-    let local = if remote {
-        staging.path().join("store.zarr")
-    } else {
-        PathBuf::from(args.out.trim_start_matches("file://"))
-    };
-    let item_id = match &args.item_id {
-        Some(id) => id.clone(),
-        None => {
-            let name = args
-                .out
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default();
-            Path::new(name)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .context("--out has no file name")?
-        }
-    };
     validate_id(&item_id)?;
     validate_id(&args.collection_id)?;
     let progress = |line: &str| eprintln!("  {line}");
@@ -249,17 +301,12 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         };
         let item =
             stacforge_netcdf::cube::describe_store(&local, &href, &item_id, &args.collection_id)?;
-        let catalog = Catalog::open_with(location, &args.store.to_options())?;
-        catalog.write_item(item, &[])?;
-        let mut collection = stacforge_netcdf::collection()?;
-        collection.id = args.collection_id.clone();
-        catalog.write_collection(collection)?;
-        item_href = Some(format!(
-            "{}/{}",
-            catalog.location(),
-            stacforge_catalog::layout::item_path(&item_id)
-        ));
-        eprintln!("{}: item {item_id}", catalog.location());
+        item_href = Some(publish_item(
+            location,
+            &args.store,
+            item,
+            &args.collection_id,
+        )?);
     }
     if args.json {
         let summary = serde_json::json!({
@@ -279,4 +326,186 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     path.canonicalize()
         .with_context(|| format!("{}", path.display()))
+}
+
+fn read_refs(path: &Path) -> anyhow::Result<stacforge_array::refs::References> {
+    let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    Ok(stacforge_array::refs::References::from_json(&doc, path)?)
+}
+
+fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
+    use stacforge_array::refs::{self, RefOptions};
+    let started = Instant::now();
+    let recipe = Recipe {
+        sources: expand(&args.sources)?,
+        concat_dim: args.concat_dim.clone(),
+        group: args.group.clone(),
+        variables: args.variables.clone(),
+        ..Recipe::default()
+    };
+    let options = RefOptions {
+        inline_threshold: args.inline_threshold,
+        loadable: args.loadable_vars.clone(),
+        url_prefix: args.url_prefix.clone(),
+    };
+    let Output {
+        remote,
+        local,
+        item_id,
+        _staging,
+    } = output(&args.out, &args.item_id, "refs.json")?;
+    let parquet = args.format == "parquet";
+    if remote && (args.append || parquet) {
+        anyhow::bail!("--append and --format parquet work on local references only for now");
+    }
+    if parquet && args.append {
+        anyhow::bail!(
+            "--append works on JSON references; append to the JSON, then write Parquet from it"
+        );
+    }
+    validate_id(&item_id)?;
+    let (references, added, skipped) = if args.append {
+        let existing = read_refs(&local)?;
+        let (r, outcome) = refs::append(&recipe, &existing, &local, &options)?;
+        (r, outcome.added.len(), outcome.skipped.len())
+    } else {
+        if local.exists() {
+            eprintln!("{}: replacing the existing references", local.display());
+        }
+        let (r, plan) = refs::references(&recipe, &options)?;
+        for w in &plan.warnings {
+            eprintln!("warning: {w}");
+        }
+        (r, plan.records().len(), 0)
+    };
+    if parquet {
+        stacforge_array::refs::write_parquet(&references, &local, args.record_size.max(1))?;
+    } else {
+        let text = serde_json::to_vec(&references.to_json())?;
+        stacforge_array::zarr::write_atomic(&local, &text)?;
+    }
+    if remote {
+        Catalog::upload(&local, &args.out, &args.store.to_options())?;
+    }
+    eprintln!(
+        "{}: {added} source(s) referenced, {skipped} already there, {} references, {:.2} s",
+        args.out,
+        references.refs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut item_href = None;
+    if let Some(location) = &args.catalog {
+        let href = if remote {
+            args.out.clone()
+        } else {
+            absolute(&local)?.display().to_string()
+        };
+        let item = stacforge_netcdf::cube::describe_refs(
+            &references,
+            &local,
+            &href,
+            &item_id,
+            &args.collection_id,
+        )?;
+        item_href = Some(publish_item(
+            location,
+            &args.store,
+            item,
+            &args.collection_id,
+        )?);
+    }
+    if args.json {
+        let summary = serde_json::json!({
+            "references": args.out,
+            "added": added,
+            "skipped": skipped,
+            "keys": references.refs.len(),
+            "item": item_href,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(Outcome::Success)
+}
+
+fn verify_refs(args: &VerifyRefsArgs) -> anyhow::Result<Outcome> {
+    let references = read_refs(&args.refs)?;
+    let changed = stacforge_array::refs::verify(&references, &args.refs)?;
+    let total = references.record(&args.refs)?.sources.len();
+    for c in &changed {
+        eprintln!("CHANGED {}: {}", c.href, c.reason);
+    }
+    eprintln!(
+        "{}: {} of {total} source(s) changed",
+        args.refs.display(),
+        changed.len()
+    );
+    Ok(if changed.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+/// Writes the item into the catalog at `location` and refreshes its
+/// collection; returns where the item is.
+fn publish_item(
+    location: &str,
+    store: &StoreArgs,
+    item: stac::Item,
+    collection_id: &str,
+) -> anyhow::Result<String> {
+    let catalog = Catalog::open_with(location, &store.to_options())?;
+    let id = item.id.clone();
+    catalog.write_item(item, &[])?;
+    let mut collection = stacforge_netcdf::collection()?;
+    collection.id = collection_id.to_string();
+    catalog.write_collection(collection)?;
+    let path = format!(
+        "{}/{}",
+        catalog.location(),
+        stacforge_catalog::layout::item_path(&id)
+    );
+    eprintln!("{path}: item {id}");
+    Ok(path)
+}
+
+/// Where an output goes: a local path, or a staging file for a URL.
+struct Output {
+    remote: bool,
+    local: PathBuf,
+    item_id: String,
+    _staging: tempfile::TempDir,
+}
+
+fn output(out: &str, item_id: &Option<String>, staged_name: &str) -> anyhow::Result<Output> {
+    let remote = out.contains("://") && !out.starts_with("file://");
+    let staging = tempfile::Builder::new().prefix("stacforge-").tempdir()?;
+    let local = if remote {
+        staging.path().join(staged_name)
+    } else {
+        PathBuf::from(out.trim_start_matches("file://"))
+    };
+    let item_id = match item_id {
+        Some(id) => id.clone(),
+        None => {
+            let name = out
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            Path::new(name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .context("--out has no file name")?
+        }
+    };
+    Ok(Output {
+        remote,
+        local,
+        item_id,
+        _staging: staging,
+    })
 }

@@ -20,6 +20,34 @@ pub enum ElementType {
 }
 
 impl ElementType {
+    /// Every element type.
+    pub const ALL: [ElementType; 10] = [
+        Self::Int8,
+        Self::UInt8,
+        Self::Int16,
+        Self::UInt16,
+        Self::Int32,
+        Self::UInt32,
+        Self::Int64,
+        Self::UInt64,
+        Self::Float32,
+        Self::Float64,
+    ];
+
+    /// The type of a Zarr v3 `data_type` or v2 `dtype` (either byte order),
+    /// with whether it is big-endian.
+    pub fn from_zarr(name: &str) -> Option<(ElementType, bool)> {
+        let big = name.starts_with('>');
+        let little = name
+            .get(1..)
+            .map(|rest| format!("<{rest}"))
+            .unwrap_or_default();
+        Self::ALL
+            .into_iter()
+            .find(|t| t.v3_name() == name || t.v2_name() == name || t.v2_name() == little)
+            .map(|t| (t, big))
+    }
+
     /// The element type of a NetCDF variable type, if it is numeric.
     pub fn from_netcdf(t: &NcVariableType) -> Option<ElementType> {
         Some(match t {

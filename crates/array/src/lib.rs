@@ -17,6 +17,7 @@ mod dtype;
 mod error;
 pub mod inventory;
 pub mod recipe;
+pub mod refs;
 pub mod zarr;
 
 pub use dtype::ElementType;

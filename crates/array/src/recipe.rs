@@ -198,6 +198,25 @@ impl Decoder {
 }
 
 impl Plan {
+    /// The sources in order along the concatenation dimension: header,
+    /// record, first index and number of steps.
+    pub fn sources(&self) -> impl Iterator<Item = (&Inventory, &SourceRecord, usize, usize)> {
+        self.sources
+            .iter()
+            .map(|s| (&s.inventory, &s.record, s.offset, s.len))
+    }
+
+    /// Whether a variable is written as a 0-d placeholder (a non-numeric
+    /// grid mapping carrying its attributes).
+    pub fn is_placeholder(&self, name: &str) -> bool {
+        self.placeholders.iter().any(|p| p == name)
+    }
+
+    /// The global attributes written at the root.
+    pub fn attributes(&self) -> &Map<String, Value> {
+        &self.attrs
+    }
+
     /// The sources as the store records them, in order.
     pub fn records(&self) -> Vec<SourceRecord> {
         self.sources.iter().map(|s| s.record.clone()).collect()
@@ -1032,20 +1051,7 @@ pub fn dtype_of(stored: &StoredArray) -> Option<ElementType> {
         .get("data_type")
         .or_else(|| stored.meta.get("dtype"))?
         .as_str()?;
-    [
-        ElementType::Int8,
-        ElementType::UInt8,
-        ElementType::Int16,
-        ElementType::UInt16,
-        ElementType::Int32,
-        ElementType::UInt32,
-        ElementType::Int64,
-        ElementType::UInt64,
-        ElementType::Float32,
-        ElementType::Float64,
-    ]
-    .into_iter()
-    .find(|t| t.v3_name() == name || t.v2_name() == name)
+    ElementType::from_zarr(name).map(|(t, _)| t)
 }
 
 /// Writes one array's chunks under `root`. Arrays along the concatenation

@@ -34,14 +34,116 @@ pub fn describe_store(
         let stored = meta.array(&v.name).expect("from the store");
         read_f64(store, stored)
     };
+    let mut asset = Asset::new(href);
+    asset.r#type = Some(ZARR_MEDIA_TYPE.to_string());
+    asset.roles = vec!["data".into(), "zarr".into()];
+    asset.title = Some(format!(
+        "Zarr v{} store",
+        match meta.version {
+            stacforge_array::zarr::ZarrVersion::V2 => 2,
+            stacforge_array::zarr::ZarrVersion::V3 => 3,
+        }
+    ));
+    asset.additional_fields.insert(
+        "xarray:open_kwargs".into(),
+        json!({"engine": "zarr", "consolidated": true}),
+    );
+    let sources: Vec<(String, u64, String)> = record
+        .sources
+        .iter()
+        .map(|s| (s.href.clone(), s.size, s.checksum.clone()))
+        .collect();
+    let lineage = format!(
+        "{} source file(s) combined along `{}` into one Zarr store by stacforge",
+        record.sources.len(),
+        record.concat_dim.as_deref().unwrap_or("-")
+    );
+    describe(
+        store,
+        &inventory,
+        &read,
+        &sources,
+        lineage,
+        ("zarr", asset),
+        item_id,
+        collection_id,
+    )
+}
+
+/// Media type of kerchunk reference JSON.
+pub const REFERENCES_MEDIA_TYPE: &str = "application/json";
+
+/// Builds the item describing kerchunk references (`origin` is their local
+/// copy, `href` where readers find them). Coordinates are read from the
+/// inlined values.
+pub fn describe_refs(
+    refs: &stacforge_array::refs::References,
+    origin: &Path,
+    href: &str,
+    item_id: &str,
+    collection_id: &str,
+) -> Result<Item> {
+    let record = refs.record(origin)?;
+    let inventory = refs.inventory(origin)?;
+    let read = |v: &stacforge_array::Variable| refs.inline_values(&v.name, origin);
+    let mut asset = Asset::new(href);
+    asset.r#type = Some(REFERENCES_MEDIA_TYPE.to_string());
+    asset.roles = vec!["data".into(), "references".into(), "index".into()];
+    asset.title = Some("kerchunk references (virtual Zarr v2)".into());
+    asset.additional_fields.insert(
+        "xarray:open_kwargs".into(),
+        json!({"engine": "kerchunk", "chunks": {}}),
+    );
+    let sources: Vec<(String, u64, String)> = record
+        .sources
+        .iter()
+        .map(|s| {
+            (
+                s.record.href.clone(),
+                s.record.size,
+                s.record.checksum.clone(),
+            )
+        })
+        .collect();
+    let lineage = format!(
+        "kerchunk references to the chunks of {} source file(s), combined along `{}`, by stacforge (the data stays in the sources)",
+        sources.len(),
+        record.concat_dim.as_deref().unwrap_or("-")
+    );
+    describe(
+        origin,
+        &inventory,
+        &read,
+        &sources,
+        lineage,
+        ("references", asset),
+        item_id,
+        collection_id,
+    )
+}
+
+/// The item for a virtual or real data cube: geometry from its grid,
+/// datacube dimensions and variables, time range, CRS, one asset, a `via`
+/// link per source.
+#[allow(clippy::too_many_arguments)]
+fn describe(
+    store: &Path,
+    inventory: &Inventory,
+    read: &dyn Fn(&stacforge_array::Variable) -> stacforge_array::Result<Vec<f64>>,
+    sources: &[(String, u64, String)],
+    lineage: String,
+    (key, asset): (&str, Asset),
+    item_id: &str,
+    collection_id: &str,
+) -> Result<Item> {
     let data_vars: Vec<_> = inventory
         .vars
         .iter()
-        .filter(|v| !cf::is_coordinate(&inventory, &v.name) && !v.dims.is_empty())
+        .filter(|v| !cf::is_coordinate(inventory, &v.name) && !v.dims.is_empty())
         .collect();
     let mut the_grid: Option<Grid> = None;
     for v in &data_vars {
-        if let Some(g) = grid(&inventory, v, &read)? {
+        if let Some(g) = grid(inventory, v, &read)? {
             the_grid = Some(g);
             break;
         }
@@ -64,7 +166,7 @@ pub fn describe_store(
     let mut dimensions = Map::new();
     let mut time_range = None;
     for dim in &inventory.dims {
-        let coord = cf::coordinate(&inventory, &dim.name);
+        let coord = cf::coordinate(inventory, &dim.name);
         let entry = if dim.name == grid.x_dim || dim.name == grid.y_dim {
             let (axis, a) = if dim.name == grid.x_dim {
                 ("x", &grid.x)
@@ -138,7 +240,7 @@ pub fn describe_store(
         if dimensions.contains_key(&v.name) && v.dims.len() == 1 && v.dims[0] == v.name {
             continue;
         }
-        let coordinate = cf::is_coordinate(&inventory, &v.name);
+        let coordinate = cf::is_coordinate(inventory, &v.name);
         let mut entry = json!({
             "dimensions": v.dims,
             "type": if coordinate || v.dims.is_empty() { "auxiliary" } else { "data" },
@@ -195,14 +297,7 @@ pub fn describe_store(
         "processing:software".into(),
         json!({ SOFTWARE.0: SOFTWARE.1 }),
     );
-    fields.insert(
-        "processing:lineage".into(),
-        json!(format!(
-            "{} source file(s) combined along `{}` into one Zarr store by stacforge",
-            record.sources.len(),
-            record.concat_dim.as_deref().unwrap_or("-")
-        )),
-    );
+    fields.insert("processing:lineage".into(), json!(lineage));
     fields.insert(
         "created".into(),
         json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
@@ -215,32 +310,18 @@ pub fn describe_store(
     ] {
         add_extension(&mut item, ext);
     }
-    let mut asset = Asset::new(href);
-    asset.r#type = Some(ZARR_MEDIA_TYPE.to_string());
-    asset.roles = vec!["data".into(), "zarr".into()];
-    asset.title = Some(format!(
-        "Zarr v{} store",
-        match meta.version {
-            stacforge_array::zarr::ZarrVersion::V2 => 2,
-            stacforge_array::zarr::ZarrVersion::V3 => 3,
-        }
-    ));
-    asset.additional_fields.insert(
-        "xarray:open_kwargs".into(),
-        json!({"engine": "zarr", "consolidated": true}),
-    );
-    item.assets.insert("zarr".into(), asset);
-    for s in &record.sources {
-        let href = format!("file://{}", s.href);
-        let name = Path::new(&s.href)
+    item.assets.insert(key.into(), asset);
+    for (source, size, checksum) in sources {
+        let href = format!("file://{source}");
+        let name = Path::new(source)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut link = Link::new(&href, SOURCE_REL).title(Some(format!("Source file {name}")));
         link.additional_fields
-            .insert("file:size".into(), json!(s.size));
+            .insert("file:size".into(), json!(size));
         link.additional_fields
-            .insert("file:checksum".into(), json!(s.checksum));
+            .insert("file:checksum".into(), json!(checksum));
         item.links.push(link);
     }
     Ok(item)

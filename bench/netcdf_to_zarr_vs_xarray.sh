@@ -4,7 +4,8 @@
 # in one run, and reports the ratio of wall times and both peak RSS
 # (GNU time). Both write Zarr v3 with zstd level 3 and the same chunks
 # (one day x 720 x 1440); xarray then checks the two stores hold the same
-# values. A benchmark of the suite, not a test.
+# values. Each figure is the median of three runs. A benchmark of the
+# suite, not a test.
 #
 #   bench/netcdf_to_zarr_vs_xarray.sh [STACFORGE_BIN] [DAYS]
 #
@@ -64,12 +65,16 @@ PY
 fi
 echo "workload: $days files, $(du -sh "$work/in" | cut -f1) on disk; $("$bin" --version); $("$py" -c 'import xarray, dask, zarr; print(f"xarray {xarray.__version__}, dask {dask.__version__}, zarr {zarr.__version__}")')"
 
-measure() { # name, command...: prints "seconds peak_kb"
-  local name=$1; shift
-  rm -rf "$work/$name.zarr"
-  sync
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.log" || { cat "$work/$name.log" >&2; exit 1; }
-  cat "$work/$name.time"
+measure() { # name, command...: prints "seconds peak_kb", the median of three runs
+  local name=$1 input; shift
+  input=$(mktemp); [ -t 0 ] || cat > "$input"
+  for run in 1 2 3; do
+    rm -rf "$work/$name.zarr"
+    sync
+    /usr/bin/time -f "%e %M" -o "$work/$name.time.$run" "$@" <"$input" >/dev/null 2>"$work/$name.log" || { cat "$work/$name.log" >&2; exit 1; }
+  done
+  rm -f "$input"
+  cat "$work/$name.time".{1,2,3} | sort -g | sed -n 2p
 }
 read -r s_sec s_kb < <(measure stacforge "$bin" netcdf to-zarr "$work"/in/*.nc --out "$work/stacforge.zarr" --chunks time=1 --compression zstd:3)
 read -r x_sec x_kb < <(measure xarray "$py" - "$work" <<'PY'

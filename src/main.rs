@@ -73,7 +73,16 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
     }
-    stacforge_raster::init();
+    // GDAL (all its drivers) is set up here for every verb but the array
+    // ones, which need it only to describe their output (they set it up then).
+    let args: Vec<String> = std::env::args().take(3).collect();
+    let array_verb = args.get(1).is_some_and(|a| a == "netcdf")
+        && args
+            .get(2)
+            .is_some_and(|v| matches!(v.as_str(), "to-zarr" | "to-refs" | "verify-refs"));
+    if !array_verb {
+        stacforge_raster::init();
+    }
     let mut command = Cli::command();
     for package in registry::packages(&Default::default()) {
         command = command.subcommand(cmd::create::package_command(package.as_ref()));

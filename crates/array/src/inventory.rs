@@ -108,7 +108,10 @@ pub struct Inventory {
 impl Inventory {
     /// Reads the header of `path` (of `group` in it, when given).
     pub fn read(path: &Path, group: Option<&str>) -> Result<Inventory> {
-        let file = open(path)?;
+        Reader::open(path, group)?.inventory()
+    }
+
+    fn from_file(file: &netcdf::File, path: &Path, group: Option<&str>) -> Result<Inventory> {
         let mut inventory = Inventory {
             path: path.to_path_buf(),
             group: group.map(str::to_string),
@@ -232,6 +235,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The header of the open file.
+    pub fn inventory(&self) -> Result<Inventory> {
+        Inventory::from_file(&self.file, &self.path, self.group.as_deref())
+    }
+
     /// Opens `path` for reading (variables of `group`, when given).
     pub fn open(path: &Path, group: Option<&str>) -> Result<Reader> {
         Ok(Reader {

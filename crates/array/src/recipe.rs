@@ -101,6 +101,10 @@ struct Placed {
     len: usize,
     /// Its concatenation coordinate values (raw, in the file's units).
     coords: Vec<f64>,
+    /// The same values as stored (native-endian bytes).
+    coord_bytes: Vec<u8>,
+    /// Its position in the recipe's list of sources.
+    index: usize,
 }
 
 /// A checked plan: sources in order, array specs, warnings.
@@ -198,6 +202,17 @@ impl Decoder {
 }
 
 impl Plan {
+    /// The concatenation coordinate values of the `i`-th source (in its units).
+    pub fn coordinates(&self, i: usize) -> &[f64] {
+        &self.sources[i].coords
+    }
+
+    /// The concatenation coordinate of the `i`-th source as stored
+    /// (native-endian bytes; empty when there is none).
+    pub fn coordinate_bytes(&self, i: usize) -> &[u8] {
+        &self.sources[i].coord_bytes
+    }
+
     /// The sources in order along the concatenation dimension: header,
     /// record, first index and number of steps.
     pub fn sources(&self) -> impl Iterator<Item = (&Inventory, &SourceRecord, usize, usize)> {
@@ -245,33 +260,38 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
     if recipe.sources.is_empty() {
         return Err(Error::Recipe("no sources".into()));
     }
-    // Headers and checksums of every source (checksums in parallel).
-    use rayon::prelude::*;
-    let read: Vec<Result<(Inventory, stacforge_core::Source)>> = recipe
-        .sources
-        .par_iter()
-        .map(|path| {
-            let inventory = Inventory::read(path, recipe.group.as_deref())?;
-            Ok((inventory, stacforge_core::Source::from_path(path)?))
-        })
-        .collect();
-    let mut placed = Vec::new();
-    for result in read {
-        let (inventory, source) = result?;
-        placed.push(Placed {
-            record: SourceRecord {
-                href: source.path.display().to_string(),
-                size: source.size,
-                checksum: source.checksum.clone(),
-                steps: 0,
-            },
-            inventory,
-            offset: 0,
-            len: 0,
-            coords: Vec::new(),
+    // Checksums of every source, in parallel; then each source opened once:
+    // its header read and checked against the first's, its grid values
+    // compared, its concatenation coordinate read.
+    std::thread::scope(|scope| {
+        use rayon::prelude::*;
+        let checksums = scope.spawn(|| {
+            recipe
+                .sources
+                .par_iter()
+                .map(|path| Ok(stacforge_core::Source::from_path(path)?))
+                .collect::<Vec<Result<stacforge_core::Source>>>()
         });
-    }
-    let first = &placed[0].inventory;
+        let mut plan = plan_headers(recipe)?;
+        let sources = checksums.join().expect("checksum threads do not panic");
+        let mut sources: Vec<Option<Result<stacforge_core::Source>>> =
+            sources.into_iter().map(Some).collect();
+        for p in &mut plan.sources {
+            let source = sources[p.index].take().expect("each source once")?;
+            p.record.href = source.path.display().to_string();
+            p.record.size = source.size;
+            p.record.checksum = source.checksum;
+        }
+        Ok(plan)
+    })
+}
+
+/// Reads, checks and orders the sources' headers and coordinates, each
+/// source opened once (their checksums are computed meanwhile).
+fn plan_headers(recipe: &Recipe) -> Result<Plan> {
+    let group = recipe.group.as_deref();
+    let first_reader = Reader::open(&recipe.sources[0], group)?;
+    let first = first_reader.inventory()?;
     let concat_dim = match &recipe.concat_dim {
         Some(d) => {
             if first.dim(d).is_none() {
@@ -282,34 +302,39 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
             }
             Some(d.clone())
         }
-        None => default_concat_dim(first),
+        None => default_concat_dim(&first),
     };
-    if concat_dim.is_none() && placed.len() > 1 {
+    if concat_dim.is_none() && recipe.sources.len() > 1 {
         return Err(Error::Recipe(format!(
             "{} has no record (unlimited) or time dimension to concatenate along; give one with --concat-dim",
             first.path.display()
         )));
     }
-    let (selected, placeholders, warnings) = select(first, &recipe.variables)?;
-    // Each source once: its header against the first's, its grid values
-    // against the first's, its concatenation coordinate read.
+    let (selected, placeholders, warnings) = select(&first, &recipe.variables)?;
     let concat = concat_dim.as_deref();
-    let mut grid: Vec<(String, Vec<u8>)> = Vec::new();
-    for i in 0..placed.len() {
-        let reader = Reader::open(&placed[i].inventory.path, recipe.group.as_deref())?;
-        if i == 0 {
-            grid = grid_values(&placed[0].inventory, &reader, &selected, concat)?;
+    let grid = grid_values(&first, &first_reader, &selected, concat)?;
+    let mut placed: Vec<Placed> = Vec::new();
+    let mut first_reader = Some(first_reader);
+    for (i, path) in recipe.sources.iter().enumerate() {
+        let reader = match first_reader.take() {
+            Some(r) => r,
+            None => Reader::open(path, group)?,
+        };
+        let inventory = if i == 0 {
+            first.clone()
         } else {
-            let (first, other) = (&placed[0].inventory, &placed[i].inventory);
-            check_consistent(first, other, &selected, concat)?;
+            reader.inventory()?
+        };
+        if i > 0 {
+            check_consistent(&first, &inventory, &selected, concat)?;
             for ((name, expected), (_, found)) in grid
                 .iter()
-                .zip(grid_values(other, &reader, &selected, concat)?)
+                .zip(grid_values(&inventory, &reader, &selected, concat)?)
             {
                 if *expected != found {
                     return Err(Error::Mismatch {
                         first: first.path.clone(),
-                        second: other.path.clone(),
+                        second: inventory.path.clone(),
                         difference: format!(
                             "the values of `{name}` (not along the concatenation dimension) differ"
                         ),
@@ -317,13 +342,30 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
                 }
             }
         }
+        let mut p = Placed {
+            record: SourceRecord {
+                href: path.display().to_string(),
+                size: 0,
+                checksum: String::new(),
+                steps: 0,
+            },
+            inventory,
+            offset: 0,
+            len: 0,
+            coords: Vec::new(),
+            coord_bytes: Vec::new(),
+            index: i,
+        };
         if let Some(dim) = concat {
-            let p = &mut placed[i];
             p.len = p.inventory.dim(dim).map_or(0, |d| d.len);
             p.record.steps = p.len;
             if let Some(coord) = cf::coordinate(&p.inventory, dim) {
                 let coord = coord.clone();
-                p.coords = reader.read_f64(&coord)?;
+                if let Some(dtype) = coord.dtype {
+                    let whole: Vec<Range<usize>> = coord.shape.iter().map(|&n| 0..n).collect();
+                    p.coord_bytes = reader.read(&coord.name, &whole)?;
+                    p.coords = dtype.to_f64(&p.coord_bytes);
+                }
                 if cf::is_time(&coord) {
                     cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
                         path: p.inventory.path.clone(),
@@ -333,6 +375,7 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
                 }
             }
         }
+        placed.push(p);
     }
     if concat_dim.is_some() {
         placed.sort_by(|a, b| {
@@ -655,7 +698,23 @@ fn spec(
     ArraySpec {
         name: var.name.clone(),
         dims: var.dims.clone(),
-        chunks: plan_chunks(&var.dims, &shape, dtype.size() as u64, concat, recipe),
+        chunks: if var.dims.len() == 1 && Some(var.dims[0].as_str()) == concat {
+            // A 1-D coordinate along the concatenation (time) is read whole
+            // by every reader: one chunk as far as the planner goes, whatever
+            // the data variables' chunking.
+            plan_chunks(
+                &var.dims,
+                &shape,
+                dtype.size() as u64,
+                concat,
+                &Recipe {
+                    chunks: BTreeMap::new(),
+                    ..recipe.clone()
+                },
+            )
+        } else {
+            plan_chunks(&var.dims, &shape, dtype.size() as u64, concat, recipe)
+        },
         shape,
         dtype,
         fill: if placeholder { None } else { var.fill },
@@ -1111,6 +1170,17 @@ fn write_array(
     };
     // Steps a..b (store indices) of one source, as they are written.
     let source_part = |src: &Placed, a: usize, b: usize| -> Result<Vec<u8>> {
+        // The concatenation coordinate was read while planning.
+        let coordinate = shape.len() == 1
+            && plan
+                .concat_dim
+                .as_deref()
+                .and_then(|c| cf::coordinate(&src.inventory, c))
+                .is_some_and(|c| c.name == stored.name);
+        if coordinate && !src.coord_bytes.is_empty() && !plan.decoders.contains_key(&stored.name) {
+            let (from, to) = ((a - src.offset) * inner, (b - src.offset) * inner);
+            return Ok(src.coord_bytes[from..to].to_vec());
+        }
         let mut ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
         ranges[p] = a - src.offset..b - src.offset;
         let part = read_part(

@@ -279,6 +279,7 @@ fn var_refs(
     options: &RefOptions,
     placeholder: bool,
     h5: Option<&H5File>,
+    preloaded: Option<&[u8]>,
 ) -> Result<VarRefs> {
     let path = &inventory.path;
     let var = inventory.var(name).expect("planned");
@@ -295,13 +296,14 @@ fn var_refs(
         var.dtype.expect("numeric")
     };
     let bytes = shape.iter().product::<u64>() * dtype.size() as u64;
-    let storage = match (h5, placeholder) {
+    let storage = match (h5, placeholder || preloaded.is_some()) {
         (Some(h5), false) => Some(h5.storage(&dataset)?),
         _ => None,
     };
     let is_coord = var.dims.len() == 1 && cf::is_coordinate(inventory, name);
     let small = bytes <= options.inline_threshold || options.loadable.iter().any(|l| l == name);
     let inlined = placeholder
+        || preloaded.is_some()
         || var.dims.is_empty()
         || is_coord
         || small
@@ -311,6 +313,8 @@ fn var_refs(
     if inlined {
         let data = if placeholder {
             0i32.to_le_bytes().to_vec()
+        } else if let Some(bytes) = preloaded {
+            bytes.to_vec()
         } else {
             let ranges: Vec<std::ops::Range<usize>> = var.shape.iter().map(|&n| 0..n).collect();
             Reader::open(path, inventory.group.as_deref())?.read(name, &ranges)?
@@ -459,6 +463,16 @@ fn build(
                     });
                 }
             }
+            // The concatenation coordinate was read while planning.
+            let is_concat_coord = along.is_some()
+                && var.dims.len() == 1
+                && concat
+                    .as_deref()
+                    .and_then(|c| cf::coordinate(inventory, c))
+                    .is_some_and(|c| c.name == *name);
+            let preloaded = is_concat_coord
+                .then(|| plan.coordinate_bytes(i))
+                .filter(|b| !b.is_empty());
             let vr = var_refs(
                 inventory,
                 name,
@@ -466,6 +480,7 @@ fn build(
                 options,
                 plan.is_placeholder(name),
                 h5.as_ref(),
+                preloaded,
             )?;
             let mut zarray = vr.zarray.clone();
             let Some(p) = along else {
@@ -657,6 +672,7 @@ pub fn append(
             options,
             plan.is_placeholder(name),
             h5.as_ref(),
+            None,
         )?;
         for key in ["dtype", "filters", "compressor", "fill_value"] {
             if stored[key] != vr.zarray[key] {
@@ -695,9 +711,8 @@ pub fn append(
     if let Some(coord) = cf::coordinate(&stored_inventory, &concat) {
         let old = existing.inline_values(&coord.name, origin)?;
         let (first_new, _, _, _) = plan.sources().next().expect("planned");
-        if let Some(new_coord) = cf::coordinate(first_new, &concat) {
-            let new =
-                Reader::open(&first_new.path, first_new.group.as_deref())?.read_f64(new_coord)?;
+        if cf::coordinate(first_new, &concat).is_some() {
+            let new = plan.coordinates(0);
             if let (Some(&last), Some(&next)) = (old.last(), new.first()) {
                 if next <= last {
                     return Err(Error::Append {

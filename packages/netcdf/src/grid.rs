@@ -110,6 +110,7 @@ pub fn grid(
     var: &Variable,
     read: &dyn Fn(&Variable) -> stacforge_array::Result<Vec<f64>>,
 ) -> Result<Option<Grid>> {
+    stacforge_raster::init();
     let path = &inventory.path;
     if var.dims.len() < 2 {
         return Ok(None);

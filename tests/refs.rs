@@ -82,6 +82,20 @@ fn references_read_by_xarray_equal_the_files() {
     );
     xarray_equal(&venv, &air, &[&single_pq]);
     xarray_equal(&venv, &full, &[&combined_pq]);
+    // Classic NetCDF (CDF-1): offsets from its header, record variables one
+    // chunk per record, big-endian values.
+    let nc3 = data.join("netcdf/nc3/bcsd_obs_1999.nc");
+    let nc3_refs = dir.path().join("bcsd.json");
+    let out = to_refs(&[&nc3], &nc3_refs, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc = json(&nc3_refs);
+    let zarray: Value = serde_json::from_str(doc["refs"]["pr/.zarray"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (zarray["dtype"].as_str(), &zarray["chunks"]),
+        (Some(">f4"), &serde_json::json!([1, 33, 81]))
+    );
+    assert!(doc["refs"]["pr/11.0.0"].is_array());
+    xarray_equal(&venv, &nc3, &[&nc3_refs]);
     // Chunked + zlib + shuffle (OISST): byte ranges and codecs from the HDF5 index.
     let oisst = data.join("netcdf/nc4/oisst-avhrr-v02r01.20220913.nc");
     let refs = dir.path().join("oisst.json");

@@ -16,6 +16,7 @@ pub mod chunks;
 mod dtype;
 mod error;
 pub mod inventory;
+pub mod nc3;
 pub mod recipe;
 pub mod refs;
 pub mod zarr;

@@ -261,6 +261,29 @@ fn chunk_key(name: &str, index: &[u64]) -> String {
     }
 }
 
+/// Where a file's variables lie: its HDF5 chunk index, or its classic
+/// NetCDF header.
+enum Index {
+    Hdf5(H5File),
+    Classic(crate::nc3::Header),
+}
+
+impl Index {
+    fn open(path: &Path) -> Result<Index> {
+        if let Ok(h5) = H5File::open(path) {
+            return Ok(Index::Hdf5(h5));
+        }
+        match crate::nc3::read_header(path)? {
+            Some(header) => Ok(Index::Classic(header)),
+            None => Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: "neither HDF5 (NetCDF-4) nor classic NetCDF: no byte ranges to reference"
+                    .into(),
+            }),
+        }
+    }
+}
+
 /// One variable's references in one file.
 struct VarRefs {
     zarray: Value,
@@ -278,9 +301,13 @@ fn var_refs(
     url: &str,
     options: &RefOptions,
     placeholder: bool,
-    h5: Option<&H5File>,
+    index: &Index,
     preloaded: Option<&[u8]>,
 ) -> Result<VarRefs> {
+    let (h5, nc3) = match index {
+        Index::Hdf5(h5) => (Some(h5), None),
+        Index::Classic(header) => (None, Some(header)),
+    };
     let path = &inventory.path;
     let var = inventory.var(name).expect("planned");
     let mut zattrs = var.attrs.clone();
@@ -307,9 +334,10 @@ fn var_refs(
         || var.dims.is_empty()
         || is_coord
         || small
-        || storage
-            .as_ref()
-            .is_none_or(|s| matches!(s.layout, Layout::Compact));
+        || (nc3.is_none()
+            && storage
+                .as_ref()
+                .is_none_or(|s| matches!(s.layout, Layout::Compact)));
     if inlined {
         let data = if placeholder {
             0i32.to_le_bytes().to_vec()
@@ -335,6 +363,53 @@ fn var_refs(
             zarray,
             zattrs,
             chunks: vec![(index, inline(&data))],
+            chunk_shape,
+        });
+    }
+    if let Some(header) = nc3 {
+        // Classic NetCDF: big-endian values at offsets from the header.
+        let place = header.vars.get(name).ok_or_else(|| Error::Read {
+            path: path.to_path_buf(),
+            what: format!("variable `{name}`"),
+            message: "not in the classic header".into(),
+        })?;
+        let (chunk_shape, chunks) = if place.record {
+            let mut chunk = shape.clone();
+            chunk[0] = 1;
+            let refs = (0..shape[0])
+                .map(|r| {
+                    let mut index = vec![0u64; shape.len()];
+                    index[0] = r;
+                    (
+                        index,
+                        json!([url, place.begin + r * header.recsize, place.size]),
+                    )
+                })
+                .collect();
+            (chunk, refs)
+        } else {
+            (
+                shape.clone(),
+                vec![(
+                    vec![0u64; shape.len()],
+                    json!([url, place.begin, place.size]),
+                )],
+            )
+        };
+        let zarray = json!({
+            "shape": shape,
+            "chunks": chunk_shape,
+            "dtype": v2_dtype(dtype, true),
+            "fill_value": fill_json(var.fill, dtype),
+            "order": "C",
+            "filters": null,
+            "compressor": null,
+            "zarr_format": 2,
+        });
+        return Ok(VarRefs {
+            zarray,
+            zattrs,
+            chunks,
             chunk_shape,
         });
     }
@@ -440,8 +515,7 @@ fn build(
     for (i, (inventory, record, offset, len)) in plan.sources().enumerate() {
         let path = &inventory.path;
         let url = source_url(path, options);
-        let h5 = H5File::open(path).ok();
-        let netcdf3 = h5.is_none();
+        let index = Index::open(path)?;
         for spec in &plan.specs {
             let name = &spec.name;
             let var = inventory.var(name).expect("planned");
@@ -450,18 +524,6 @@ fn build(
                 .and_then(|c| var.dims.iter().position(|d| d == c));
             if along.is_none() && (i > 0 || previous.is_some()) {
                 continue; // taken once, from the first file
-            }
-            if netcdf3 && !var.dims.is_empty() && !plan.is_placeholder(name) {
-                let small = (var.shape.iter().product::<usize>()
-                    * var.dtype.map_or(1, ElementType::size)) as u64
-                    <= options.inline_threshold;
-                let coord = var.dims.len() == 1 && cf::is_coordinate(inventory, name);
-                if !small && !coord && !options.loadable.contains(name) {
-                    return Err(Error::Unsupported {
-                        path: path.clone(),
-                        message: "NetCDF-3 (classic) byte ranges are not supported yet; only NetCDF-4/HDF5 files can be referenced".into(),
-                    });
-                }
             }
             // The concatenation coordinate was read while planning.
             let is_concat_coord = along.is_some()
@@ -479,7 +541,7 @@ fn build(
                 &url,
                 options,
                 plan.is_placeholder(name),
-                h5.as_ref(),
+                &index,
                 preloaded,
             )?;
             let mut zarray = vr.zarray.clone();
@@ -645,7 +707,7 @@ pub fn append(
     let before = record.sources.iter().map(|s| s.record.steps).sum::<usize>();
     // The new files must match the references variable by variable.
     let (first, _, _, _) = plan.sources().next().expect("planned");
-    let h5 = H5File::open(&first.path).ok();
+    let index = Index::open(&first.path)?;
     let url = source_url(&first.path, options);
     let stored_inventory = existing.inventory(origin)?;
     for name in existing.arrays() {
@@ -671,7 +733,7 @@ pub fn append(
             &url,
             options,
             plan.is_placeholder(name),
-            h5.as_ref(),
+            &index,
             None,
         )?;
         for key in ["dtype", "filters", "compressor", "fill_value"] {

@@ -271,3 +271,39 @@ fn reference_items_validate_and_changed_sources_are_detected() {
         text(&verify)
     );
 }
+
+#[test]
+fn a_date_range_selects_the_sources() {
+    let Some(data) = shared_data() else { return };
+    let (t1, t2, _) = air_series(&data);
+    let dir = tempfile::tempdir().unwrap();
+    let refs = dir.path().join("afternoon.json");
+    // split1 holds 00:00 and 06:00, split2 12:00 and 18:00.
+    let out = to_refs(
+        &[&t1, &t2],
+        &refs,
+        &["--from", "2013-01-01T10:00:00Z", "--to", "2013-01-02"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("split_time1.nc: left out"),
+        "{}",
+        text(&out)
+    );
+    let doc = json(&refs);
+    let attrs: Value = serde_json::from_str(doc["refs"][".zattrs"].as_str().unwrap()).unwrap();
+    let sources = attrs["stacforge"]["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1);
+    assert!(sources[0]["href"]
+        .as_str()
+        .unwrap()
+        .ends_with("split_time2.nc"));
+    let time: Value = serde_json::from_str(doc["refs"]["time/.zarray"].as_str().unwrap()).unwrap();
+    assert_eq!(time["shape"], serde_json::json!([2]));
+    // Nothing in range: a clear error, nothing written.
+    let none = dir.path().join("none.json");
+    let out = to_refs(&[&t1, &t2], &none, &["--from", "2020-01-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("date range"), "{}", text(&out));
+    assert!(!none.exists());
+}

@@ -42,6 +42,8 @@ enum Verb {
 
 #[derive(Debug, clap::Args)]
 struct ToRefsArgs {
+    #[command(flatten)]
+    dates: DateRange,
     /// Source files; glob patterns (quoted) are expanded.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<String>,
@@ -112,8 +114,42 @@ struct ToCogArgs {
     roll_longitude: bool,
 }
 
+/// A date range selecting the sources to use.
+#[derive(Debug, clap::Args)]
+struct DateRange {
+    /// Use only sources with a time step at or after this date (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Use only sources with a time step at or before this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl DateRange {
+    fn range(&self) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+        match (self.from, self.to) {
+            (None, None) => None,
+            (from, to) => Some((
+                from.unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+                to.unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+            )),
+        }
+    }
+}
+
+fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .map_err(|_| format!("`{text}` is not an RFC 3339 date-time or YYYY-MM-DD"))
+}
+
 #[derive(Debug, clap::Args)]
 struct ToZarrArgs {
+    #[command(flatten)]
+    dates: DateRange,
     /// Source files; glob patterns (quoted) are expanded. They are ordered
     /// along the concatenation dimension by their coordinate values.
     #[arg(required = true, value_name = "SRC")]
@@ -247,6 +283,7 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         },
         compression: args.compression,
         decode: args.decode,
+        time_range: args.dates.range(),
     };
     let Output {
         remote,
@@ -343,6 +380,7 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         concat_dim: args.concat_dim.clone(),
         group: args.group.clone(),
         variables: args.variables.clone(),
+        time_range: args.dates.range(),
         ..Recipe::default()
     };
     let options = RefOptions {

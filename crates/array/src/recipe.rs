@@ -46,6 +46,8 @@ pub struct Recipe {
     pub version: ZarrVersion,
     /// Chunk compression.
     pub compression: Compression,
+    /// Keep only the sources with a time step in this range (inclusive).
+    pub time_range: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     /// Apply CF packing and masking while writing (`scale_factor`,
     /// `add_offset`, `_FillValue`/`missing_value` → NaN) instead of keeping
     /// them as encoding.
@@ -64,6 +66,7 @@ impl Default for Recipe {
             version: ZarrVersion::V3,
             compression: Compression::default(),
             decode: false,
+            time_range: None,
         }
     }
 }
@@ -310,7 +313,7 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
             first.path.display()
         )));
     }
-    let (selected, placeholders, warnings) = select(&first, &recipe.variables)?;
+    let (selected, placeholders, mut warnings) = select(&first, &recipe.variables)?;
     let concat = concat_dim.as_deref();
     let grid = grid_values(&first, &first_reader, &selected, concat)?;
     let mut placed: Vec<Placed> = Vec::new();
@@ -367,15 +370,34 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
                     p.coords = dtype.to_f64(&p.coord_bytes);
                 }
                 if cf::is_time(&coord) {
-                    cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
-                        path: p.inventory.path.clone(),
-                        variable: coord.name.clone(),
-                        message,
-                    })?;
+                    let times =
+                        cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
+                            path: p.inventory.path.clone(),
+                            variable: coord.name.clone(),
+                            message,
+                        })?;
+                    if let Some((from, to)) = recipe.time_range {
+                        let utc: Vec<_> = times.iter().filter_map(cf::CfDateTime::to_utc).collect();
+                        let inside = utc.iter().any(|t| from <= *t && *t <= to);
+                        if !inside {
+                            warnings.push(format!(
+                                "{}: left out, no time step between {} and {}",
+                                p.inventory.path.display(),
+                                from.to_rfc3339(),
+                                to.to_rfc3339()
+                            ));
+                            continue;
+                        }
+                    }
                 }
             }
         }
         placed.push(p);
+    }
+    if placed.is_empty() {
+        return Err(Error::Recipe(
+            "no source has a time step in the requested date range".into(),
+        ));
     }
     if concat_dim.is_some() {
         placed.sort_by(|a, b| {

@@ -6,38 +6,20 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn to_refs(sources: &[&Path], out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args: Vec<String> = vec!["netcdf".into(), "to-refs".into()];
-    args.extend(sources.iter().map(|p| p.display().to_string()));
-    args.extend(["--out".into(), out.display().to_string()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    stacforge(&args)
+    netcdf("to-refs", sources, out, extra)
 }
 
-fn air_series(data: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let d = data.join("netcdf/air-series");
-    (
-        d.join("test_ds_netcdf4_split_time1.nc"),
-        d.join("test_ds_netcdf4_split_time2.nc"),
-        d.join("test_ds_netcdf4_full_time.nc"),
-    )
-}
-
-fn xarray_equal(venv: &Path, reference: &Path, refs: &[&Path]) {
-    let check = Command::new(venv.join("bin/python"))
-        .arg(root().join("tests/python/refs_equal.py"))
-        .arg(reference)
-        .args(refs)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "xarray via reference://: {}",
-        text(&check)
-    );
+/// The references read through fsspec's reference:// by xarray equal
+/// `reference` (with `--raw`, compared as stored).
+fn xarray_equal(venv: &Path, flags: &[&str], reference: &Path, refs: &[&Path]) {
+    let mut args: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_ref()).collect();
+    args.push(reference.as_os_str());
+    args.extend(refs.iter().map(|r| r.as_os_str()));
+    assert_python_check(venv, "refs_equal.py", &args);
 }
 
 #[test]
@@ -51,13 +33,13 @@ fn references_read_by_xarray_equal_the_files() {
     let single = dir.path().join("air.json");
     let out = to_refs(&[&air], &single, &[]);
     assert!(out.status.success(), "{}", text(&out));
-    xarray_equal(&venv, &air, &[&single]);
+    xarray_equal(&venv, &[], &air, &[&single]);
     // Two files combined along time equal the upstream full file.
     let (t1, t2, full) = air_series(&data);
     let combined = dir.path().join("combined.json");
     let out = to_refs(&[&t2, &t1], &combined, &[]);
     assert!(out.status.success(), "{}", text(&out));
-    xarray_equal(&venv, &full, &[&combined]);
+    xarray_equal(&venv, &[], &full, &[&combined]);
     // The same in fsspec's Parquet layout (small records: several files per array).
     let (single_pq, combined_pq) = (
         dir.path().join("air.parq"),
@@ -80,8 +62,8 @@ fn references_read_by_xarray_equal_the_files() {
         combined_pq.join("air/refs.1.parq").is_file(),
         "one record per chunk"
     );
-    xarray_equal(&venv, &air, &[&single_pq]);
-    xarray_equal(&venv, &full, &[&combined_pq]);
+    xarray_equal(&venv, &[], &air, &[&single_pq]);
+    xarray_equal(&venv, &[], &full, &[&combined_pq]);
     // Classic NetCDF (CDF-1): offsets from its header, record variables one
     // chunk per record, big-endian values.
     let nc3 = data.join("netcdf/nc3/bcsd_obs_1999.nc");
@@ -95,7 +77,7 @@ fn references_read_by_xarray_equal_the_files() {
         (Some(">f4"), &serde_json::json!([1, 33, 81]))
     );
     assert!(doc["refs"]["pr/11.0.0"].is_array());
-    xarray_equal(&venv, &nc3, &[&nc3_refs]);
+    xarray_equal(&venv, &[], &nc3, &[&nc3_refs]);
     // Chunked + zlib + shuffle (OISST): byte ranges and codecs from the HDF5 index.
     let oisst = data.join("netcdf/nc4/oisst-avhrr-v02r01.20220913.nc");
     let refs = dir.path().join("oisst.json");
@@ -112,18 +94,7 @@ fn references_read_by_xarray_equal_the_files() {
     // Compared as stored (packed int16): a float32 scale_factor is a plain
     // JSON number in Zarr attributes, so xarray unpacks to float64 there (as
     // with kerchunk's own references); the stored values must be identical.
-    let check = Command::new(venv.join("bin/python"))
-        .arg(root().join("tests/python/refs_equal.py"))
-        .arg("--raw")
-        .arg(&oisst)
-        .arg(&refs)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "xarray via reference://: {}",
-        text(&check)
-    );
+    xarray_equal(&venv, &["--raw"], &oisst, &[&refs]);
 }
 
 #[test]

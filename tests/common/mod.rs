@@ -504,3 +504,34 @@ pub fn assert_external_validators_accept(venv: &Path, cog: &Path, header_size: u
         cog.display()
     );
 }
+
+/// The three files of the NetCDF air series in the shared data: split 1
+/// (00:00, 06:00), split 2 (12:00, 18:00) and the upstream full file.
+pub fn air_series(data: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let d = data.join("netcdf/air-series");
+    (
+        d.join("test_ds_netcdf4_split_time1.nc"),
+        d.join("test_ds_netcdf4_split_time2.nc"),
+        d.join("test_ds_netcdf4_full_time.nc"),
+    )
+}
+
+/// `stacforge netcdf VERB SRC... --out OUT EXTRA...`.
+pub fn netcdf(verb: &str, sources: &[&Path], out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["netcdf".into(), verb.into()];
+    args.extend(sources.iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    stacforge(&args)
+}
+
+/// Runs one of the checks in `tests/python/` with the interop venv's
+/// Python and asserts it succeeded.
+pub fn assert_python_check<S: AsRef<std::ffi::OsStr>>(venv: &Path, script: &str, args: &[S]) {
+    let check = Command::new(venv.join("bin/python"))
+        .arg(root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{script}: {}", text(&check));
+}

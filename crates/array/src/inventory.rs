@@ -213,17 +213,6 @@ impl Inventory {
     pub fn dim(&self, name: &str) -> Option<&Dimension> {
         self.dims.iter().find(|d| d.name == name)
     }
-
-    /// The names of the file's groups below the root (one level).
-    pub fn groups(path: &Path) -> Result<Vec<String>> {
-        let file = open(path)?;
-        let groups = file.groups().map_err(|e| Error::Read {
-            path: path.to_path_buf(),
-            what: "groups".into(),
-            message: e.to_string(),
-        })?;
-        Ok(groups.map(|g| g.name()).collect())
-    }
 }
 
 /// An open file from which hyperslabs are read.

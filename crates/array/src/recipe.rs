@@ -205,6 +205,13 @@ impl Decoder {
 }
 
 impl Plan {
+    /// Checks that the planned sources continue the axis `before` (the
+    /// values already in the store or references at `origin`): no overlap,
+    /// no gap wider than the axis step.
+    pub fn check_continues(&self, origin: &Path, before: &[f64]) -> Result<()> {
+        check_axis(&self.sources, Some((origin, before)))
+    }
+
     /// The concatenation coordinate values of the `i`-th source (in its units).
     pub fn coordinates(&self, i: usize) -> &[f64] {
         &self.sources[i].coords
@@ -625,6 +632,28 @@ fn show(value: Option<&Value>) -> String {
     value.map_or_else(|| "absent".to_string(), Value::to_string)
 }
 
+/// Splits `paths` into the sources not yet recorded and the records of
+/// those already there (same size and checksum): appending those again is
+/// a no-op.
+pub fn split_recorded<'a>(
+    paths: &[PathBuf],
+    recorded: impl Iterator<Item = &'a SourceRecord> + Clone,
+) -> Result<(Vec<PathBuf>, Vec<SourceRecord>)> {
+    let mut fresh = Vec::new();
+    let mut skipped = Vec::new();
+    for path in paths {
+        let source = stacforge_core::Source::from_path(path)?;
+        match recorded
+            .clone()
+            .find(|r| r.checksum == source.checksum && r.size == source.size)
+        {
+            Some(r) => skipped.push(r.clone()),
+            None => fresh.push(path.clone()),
+        }
+    }
+    Ok((fresh, skipped))
+}
+
 /// Checks the concatenation coordinate runs strictly forward across
 /// sources with no gap wider than its own step. `before` is the store's
 /// axis when appending.
@@ -909,19 +938,7 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
             recipe.concat_dim.as_deref().unwrap_or_default()
         )));
     }
-    let mut fresh = Vec::new();
-    let mut skipped = Vec::new();
-    for path in &recipe.sources {
-        let source = stacforge_core::Source::from_path(path)?;
-        match record
-            .sources
-            .iter()
-            .find(|r| r.checksum == source.checksum && r.size == source.size)
-        {
-            Some(r) => skipped.push(r.clone()),
-            None => fresh.push(path.clone()),
-        }
-    }
+    let (fresh, skipped) = split_recorded(&recipe.sources, record.sources.iter())?;
     let old_len = record.sources.iter().map(|s| s.steps).sum::<usize>();
     if fresh.is_empty() {
         return Ok(Outcome {
@@ -1006,7 +1023,7 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
         Some(stored) => read_f64(store, stored)?,
         None => Vec::new(),
     };
-    check_axis(&plan.sources, Some((store, &stored_coords)))?;
+    plan.check_continues(store, &stored_coords)?;
     for p in &mut plan.sources {
         p.offset += old_len;
     }

@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How references are made.
 #[derive(Debug, Clone)]
@@ -491,23 +491,24 @@ fn modified(path: &Path) -> Option<String> {
 
 /// The references of the planned sources (one file, or several combined
 /// along the plan's concatenation dimension). `previous` holds the
-/// references being appended to and the number of steps they cover.
+/// references being appended to (read from `origin`) and the number of
+/// steps they cover.
 fn build(
     plan: &Plan,
     options: &RefOptions,
-    previous: Option<(&References, usize)>,
+    previous: Option<(&References, &Path, usize)>,
 ) -> Result<References> {
     let mut out = match previous {
-        Some((refs, _)) => refs.clone(),
+        Some((refs, _, _)) => refs.clone(),
         None => References {
             refs: BTreeMap::new(),
         },
     };
-    let offset0 = previous.map_or(0, |(_, n)| n);
+    let offset0 = previous.map_or(0, |(_, _, n)| n);
     let concat = plan.concat_dim().map(str::to_string);
     let total = offset0 + plan.sources().map(|(_, _, _, len)| len).sum::<usize>();
     let mut sources = match previous {
-        Some((refs, _)) => refs.record(Path::new("references"))?.sources,
+        Some((refs, origin, _)) => refs.record(origin)?.sources,
         None => Vec::new(),
     };
     // Concatenated coordinate values (inline bytes), in order.
@@ -563,7 +564,7 @@ fn build(
                 let merged = concat_inline
                     .entry(name.clone())
                     .or_insert_with(|| match previous {
-                        Some((refs, _)) => refs
+                        Some((refs, _, _)) => refs
                             .refs
                             .get(&format!("{name}/0"))
                             .and_then(Value::as_str)
@@ -590,8 +591,8 @@ fn build(
                     ),
                 });
             }
-            if let Some((refs, _)) = previous {
-                let stored = refs.json_at(&format!("{name}/.zarray"), Path::new("references"))?;
+            if let Some((refs, origin, _)) = previous {
+                let stored = refs.json_at(&format!("{name}/.zarray"), origin)?;
                 if stored["chunks"] != zarray["chunks"] && global > 0 {
                     return Err(Error::Append {
                         path: path.clone(),
@@ -632,8 +633,8 @@ fn build(
         out.refs.insert(format!("{name}/0"), inline(&bytes));
     }
     let mut attrs = plan.attributes().clone();
-    if let Some((refs, _)) = previous {
-        if let Ok(Value::Object(old)) = refs.json_at(".zattrs", Path::new("references")) {
+    if let Some((refs, origin, _)) = previous {
+        if let Ok(Value::Object(old)) = refs.json_at(".zattrs", origin) {
             attrs = old;
         }
     }
@@ -683,19 +684,12 @@ pub fn append(
         store: origin.to_path_buf(),
         message: "these references have no concatenation dimension to append along".into(),
     })?;
-    let mut outcome = AppendOutcome::default();
-    let mut fresh: Vec<PathBuf> = Vec::new();
-    for path in &recipe.sources {
-        let source = stacforge_core::Source::from_path(path)?;
-        match record
-            .sources
-            .iter()
-            .find(|s| s.record.checksum == source.checksum && s.record.size == source.size)
-        {
-            Some(s) => outcome.skipped.push(s.record.clone()),
-            None => fresh.push(path.clone()),
-        }
-    }
+    let (fresh, skipped) =
+        recipe::split_recorded(&recipe.sources, record.sources.iter().map(|s| &s.record))?;
+    let mut outcome = AppendOutcome {
+        skipped,
+        ..AppendOutcome::default()
+    };
     if fresh.is_empty() {
         return Ok((existing.clone(), outcome));
     }
@@ -771,33 +765,9 @@ pub fn append(
     }
     // The axis continues.
     if let Some(coord) = cf::coordinate(&stored_inventory, &concat) {
-        let old = existing.inline_values(&coord.name, origin)?;
-        let (first_new, _, _, _) = plan.sources().next().expect("planned");
-        if cf::coordinate(first_new, &concat).is_some() {
-            let new = plan.coordinates(0);
-            if let (Some(&last), Some(&next)) = (old.last(), new.first()) {
-                if next <= last {
-                    return Err(Error::Append {
-                        path: first_new.path.clone(),
-                        message: format!(
-                            "it starts at {next}, not after {last} where the references end"
-                        ),
-                    });
-                }
-                let step = old
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .fold(f64::INFINITY, f64::min);
-                if step.is_finite() && next - last > 1.5 * step {
-                    return Err(Error::Append {
-                        path: first_new.path.clone(),
-                        message: format!("it leaves a gap: it starts at {next}, {} after {last}, where the axis steps by {step}", next - last),
-                    });
-                }
-            }
-        }
+        plan.check_continues(origin, &existing.inline_values(&coord.name, origin)?)?;
     }
-    let refs = build(&plan, options, Some((existing, before)))?;
+    let refs = build(&plan, options, Some((existing, origin, before)))?;
     outcome.added = plan.records();
     Ok((refs, outcome))
 }

@@ -57,19 +57,11 @@ impl Grid {
             .unwrap_or(0)
     }
 
-    /// The grid's footprint in WGS84.
+    /// The grid's footprint in WGS84 (longitudes normalised to −180–180).
     pub fn footprint(&self, path: &Path) -> Result<Footprint> {
-        footprint_of(self, path)
-    }
-}
-
-/// The footprint of a grid in WGS84 (longitudes normalised to −180–180).
-pub fn footprint_of(grid: &Grid, path: &Path) -> Result<Footprint> {
-    let this = grid;
-    {
-        if this.geographic {
-            let (mut w, mut e) = this.x.edges();
-            let (s, n) = this.y.edges();
+        if self.geographic {
+            let (mut w, mut e) = self.x.edges();
+            let (s, n) = self.y.edges();
             let (s, n) = (s.max(-90.0), n.min(90.0));
             if e - w >= 359.999 {
                 (w, e) = (-180.0, 180.0);
@@ -91,10 +83,10 @@ pub fn footprint_of(grid: &Grid, path: &Path) -> Result<Footprint> {
             });
         }
         let profile = RasterProfile {
-            width: this.x.len,
-            height: this.y.len,
-            crs: this.crs.clone(),
-            geotransform: this.geotransform(false),
+            width: self.x.len,
+            height: self.y.len,
+            crs: self.crs.clone(),
+            geotransform: self.geotransform(false),
             bands: Vec::new(),
             footprint: None,
             timing: None,

@@ -264,7 +264,8 @@ impl NetCdf {
                 rolled.x.first -= 180.0;
             }
             profile.footprint = Some(
-                crate::grid::footprint_of(&rolled, path)
+                rolled
+                    .footprint(path)
                     .map_err(|e| Error::Convert(Box::new(e)))?,
             );
         }

@@ -365,3 +365,58 @@ fn thumbnails_show_palettes_and_hide_nodata() {
     assert_eq!(pixel(&png, 2, 0, 0), 0, "corner is nodata");
     assert_eq!(pixel(&png, 2, w / 2, h / 2), 255);
 }
+
+#[test]
+fn in_place_items_link_the_sources_and_copy_nothing() {
+    let sources = tifs(&fixtures().join("geotiff"));
+    let out = tempfile::tempdir().unwrap();
+    let converted = tempfile::tempdir().unwrap();
+    let run = create_items(&sources, out.path(), &["--in-place"]);
+    assert!(run.status.success(), "{}", text(&run));
+    // The same sources converted: the in-place items must describe the same grids.
+    let run = create_items(&sources, converted.path(), &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    for src in &sources {
+        let id = src.file_stem().unwrap().to_str().unwrap();
+        let dir = out.path().join(format!("items/{id}"));
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files, [format!("{id}.json")], "only the item is written");
+        let item = json(&dir.join(format!("{id}.json")));
+        let asset = &item["assets"]["data"];
+        let absolute = std::fs::canonicalize(src).unwrap();
+        assert_eq!(asset["href"], format!("file://{}", absolute.display()));
+        assert_eq!(asset["file:size"], std::fs::metadata(src).unwrap().len());
+        let bytes = std::fs::read(src).unwrap();
+        assert_eq!(
+            asset["file:checksum"],
+            stacforge_core::checksum::sha256_multihash(&bytes[..]).unwrap()
+        );
+        assert!(item["assets"].get("thumbnail").is_none());
+        assert!(
+            asset["bands"][0].get("statistics").is_none(),
+            "no pixel read"
+        );
+        let cog = json(&converted.path().join(format!("items/{id}/{id}.json")));
+        for key in ["proj:code", "proj:shape", "proj:transform"] {
+            assert_eq!(asset[key], cog["assets"]["data"][key], "{id}: {key}");
+        }
+        assert_eq!(
+            item["properties"]["datetime"],
+            cog["properties"]["datetime"]
+        );
+        if let Some(schemas) = schemas() {
+            let problems = schema_problems(&schemas, &dir.join(format!("{id}.json")));
+            assert!(problems.is_empty(), "{id}: {problems:?}");
+        }
+    }
+    // Options that only make sense when converting are refused.
+    let run = create_items(
+        &sources[..1],
+        out.path(),
+        &["--in-place", "--t-srs", "EPSG:4326"],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+}

@@ -37,6 +37,11 @@ pub struct ItemArgs {
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
+    /// Describe the sources where they are, without converting them (geotiff
+    /// package only): the data asset links to the source file, with its size
+    /// and checksum; no COG, no thumbnail, no pixel read.
+    #[arg(long, conflicts_with_all = ["compression", "t_srs", "web_optimized"])]
+    in_place: bool,
     #[command(flatten)]
     cog: CogArgs,
     #[command(flatten)]
@@ -119,6 +124,12 @@ struct Done {
 
 fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
     let cog = args.cog.to_options()?;
+    if args.in_place {
+        if package_id != "geotiff" {
+            anyhow::bail!("--in-place is an option of the geotiff package, not of {package_id}");
+        }
+        return create_items_with(Box::new(stacforge_geotiff::GeoTiff::in_place()), args);
+    }
     let package = registry::packages(&cog)
         .into_iter()
         .find(|p| p.id() == package_id)

@@ -209,7 +209,8 @@ impl Catalog {
     pub fn write_item(&self, mut item: Item, artifacts: &[Artifact]) -> Result<Item> {
         validate_id(&item.id)?;
         let dir = layout::item_dir(&item.id);
-        for artifact in artifacts {
+        // Assets described in place stay where they are.
+        for artifact in artifacts.iter().filter(|a| a.href.is_none()) {
             let name = artifact.file_name();
             validate_id(&name)?;
             self.put_file(&artifact.path, &format!("{dir}/{name}"))?;

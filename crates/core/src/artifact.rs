@@ -32,6 +32,10 @@ pub struct Artifact {
     /// Item properties learnt while converting (e.g. from the source's own
     /// metadata), for `describe` to merge without opening the source again.
     pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Where the file already lives when it is described in place rather
+    /// than published beside its item: the asset links there and the
+    /// catalog copies nothing.
+    pub href: Option<String>,
 }
 
 impl Artifact {
@@ -60,8 +64,32 @@ impl Artifact {
             header_size: None,
             raster: None,
             properties: serde_json::Map::new(),
+            href: None,
             path,
         })
+    }
+
+    /// Records a source that stays where it is: the asset links to its href,
+    /// with the size and checksum already read.
+    pub fn in_place(
+        key: impl Into<String>,
+        source: &crate::Source,
+        media_type: impl Into<String>,
+        roles: &[&str],
+    ) -> Artifact {
+        Artifact {
+            key: key.into(),
+            path: source.path.clone(),
+            title: None,
+            media_type: media_type.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            size: source.size,
+            checksum: source.checksum.clone(),
+            header_size: None,
+            raster: None,
+            properties: serde_json::Map::new(),
+            href: Some(source.href.clone()),
+        }
     }
 
     /// The file name, used as the asset's href relative to its item.

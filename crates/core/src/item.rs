@@ -55,7 +55,8 @@ fn number(value: f64) -> Value {
 /// Turns an artifact into an asset (href relative to the item's directory)
 /// and adds the extensions it uses to the item.
 pub fn add_asset(item: &mut Item, artifact: &Artifact) {
-    let mut asset = Asset::new(format!("./{}", artifact.file_name()));
+    let href = (artifact.href.clone()).unwrap_or_else(|| format!("./{}", artifact.file_name()));
+    let mut asset = Asset::new(href);
     asset.r#type = Some(artifact.media_type.clone());
     asset.roles = artifact.roles.clone();
     asset.title = artifact.title.clone();
@@ -220,6 +221,7 @@ mod tests {
             header_size: Some(300),
             raster: Some(profile(f64::NAN)),
             properties: serde_json::Map::new(),
+            href: None,
         };
         add_asset(&mut item, &artifact);
         let asset = serde_json::to_value(&item.assets["data"]).unwrap();

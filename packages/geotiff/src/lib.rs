@@ -7,20 +7,77 @@ use stacforge_core::{
     artifact::{COG_MEDIA_TYPE, PNG_MEDIA_TYPE},
     item, provenance, Artifact, Error, Job, Package, Result,
 };
-use stacforge_raster::{cog, inspect, thumbnail, CogOptions, InspectOptions};
+use stacforge_raster::{cog, footprint, inspect, layout, thumbnail, CogOptions, InspectOptions};
+use std::path::Path;
 
 const COLLECTION: &str = include_str!("../data/collection.json");
+
+/// Media type of a GeoTIFF that is not cloud-optimized.
+const GEOTIFF_MEDIA_TYPE: &str = "image/tiff; application=geotiff";
 
 /// The generic GeoTIFF/GDAL-raster package.
 #[derive(Debug, Clone, Default)]
 pub struct GeoTiff {
     cog: CogOptions,
+    in_place: bool,
 }
 
 impl GeoTiff {
     /// A package that writes COGs with `cog` options.
     pub fn new(cog: CogOptions) -> GeoTiff {
-        GeoTiff { cog }
+        GeoTiff {
+            cog,
+            in_place: false,
+        }
+    }
+
+    /// A package that describes sources where they are: no conversion, no
+    /// thumbnail, no pixel read; the item's data asset links to the source
+    /// (its size and checksum recorded) and the geometry is the grid's extent.
+    pub fn in_place() -> GeoTiff {
+        GeoTiff {
+            cog: CogOptions::default(),
+            in_place: true,
+        }
+    }
+
+    fn describe_in_place(&self, job: &Job) -> Result<Vec<Artifact>> {
+        let src = &job.source.path;
+        let mut profile = inspect(
+            src,
+            &InspectOptions {
+                statistics: false,
+                footprint: false,
+            },
+        )?;
+        item::resolve_timing(job, profile.timing)?;
+        profile.footprint = Some(footprint::of_extent(&profile, src)?);
+        let (media_type, header_size) = media_type(src);
+        let mut data = Artifact::in_place("data", &job.source, media_type, &["data"]);
+        data.header_size = header_size;
+        data.raster = Some(profile);
+        Ok(vec![data])
+    }
+}
+
+/// The media type of a source described in place (a TIFF is checked for the
+/// COG layout), and the header size of a COG.
+fn media_type(path: &Path) -> (&'static str, Option<u64>) {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "tif" | "tiff" => match layout::check(path) {
+            Ok(report) if report.is_valid() => (COG_MEDIA_TYPE, Some(report.header_size)),
+            _ => (GEOTIFF_MEDIA_TYPE, None),
+        },
+        "nc" | "nc4" => ("application/netcdf", None),
+        "h5" | "hdf5" | "he5" => ("application/x-hdf5", None),
+        "hdf" | "h4" => ("application/x-hdf", None),
+        "jp2" => ("image/jp2", None),
+        "png" => (PNG_MEDIA_TYPE, None),
+        _ => ("application/octet-stream", None),
     }
 }
 
@@ -38,6 +95,9 @@ impl Package for GeoTiff {
     }
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
+        if self.in_place {
+            return self.describe_in_place(job);
+        }
         let src = &job.source.path;
         let header_only = InspectOptions {
             statistics: false,
@@ -81,20 +141,25 @@ impl Package for GeoTiff {
         for artifact in artifacts {
             item::add_asset(&mut stac_item, artifact);
         }
-        let lineage = format!(
-            "Converted from {} to a Cloud-Optimized GeoTIFF ({} compression{}) by stacforge's geotiff package.",
-            job.source
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        let source_name = job
+            .source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let lineage = if self.in_place {
+            format!("Described in place from {source_name} by stacforge's geotiff package (not converted).")
+        } else {
+            format!(
+            "Converted from {source_name} to a Cloud-Optimized GeoTIFF ({} compression{}) by stacforge's geotiff package.",
             self.cog.compression,
             match (&self.cog.target_crs, self.cog.web_optimized) {
                 (Some(crs), _) => format!(", reprojected to {crs}"),
                 (None, true) => ", reprojected to WebMercatorQuad".to_string(),
                 (None, false) => String::new(),
             }
-        );
+        )
+        };
         provenance::stamp(&mut stac_item, job, &lineage);
         Ok(stac_item)
     }

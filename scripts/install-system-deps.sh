@@ -9,6 +9,8 @@ packages=(
   pkg-config clang libclang-dev cmake build-essential
   # interop tests: GDAL's own COG validator script, and a venv for the pinned Python consumers
   python3-gdal python3-venv python3-pip
+  # the benchmark suite: peak memory of each run
+  time
   # publishing tests: the STAC API's database
   postgresql-15 postgresql-15-postgis-3
 )

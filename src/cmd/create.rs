@@ -290,8 +290,10 @@ fn process(
         (Source::from_path(src)?, item_id(src), None)
     };
     validate_id(&item_id).with_context(|| format!("{}: unusable item id", src.display()))?;
-    std::fs::create_dir_all(&workdir)
-        .with_context(|| format!("creating the staging directory {}", workdir.display()))?;
+    if package.writes_files() {
+        std::fs::create_dir_all(&workdir)
+            .with_context(|| format!("creating the staging directory {}", workdir.display()))?;
+    }
     let job = Job {
         source,
         item_id,

@@ -146,8 +146,16 @@ impl Catalog {
         Ok(files.len())
     }
 
-    /// Writes bytes to `path` in one atomic put.
+    /// Writes bytes to `path` in one atomic put (a local catalog is written
+    /// directly, without the object store's thread hand-offs).
     pub(crate) fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        if let Some(dir) = &self.location.local_dir {
+            let target = dir.join(path);
+            return stacforge_core::fs::write_atomic(&target, &bytes).map_err(|source| Error::Io {
+                path: target,
+                source,
+            });
+        }
         self.runtime
             .block_on(
                 self.location

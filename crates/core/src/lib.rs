@@ -17,6 +17,7 @@ pub mod artifact;
 pub mod checksum;
 mod error;
 pub mod extension;
+pub mod fs;
 pub mod item;
 pub mod package;
 pub mod profile;

@@ -39,6 +39,12 @@ pub trait Package: Send + Sync {
     /// Converts the source into artifacts inside the job's work directory.
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>>;
 
+    /// Whether [`Package::convert`] writes into the work directory (which is
+    /// then created for it); false for packages that describe sources in place.
+    fn writes_files(&self) -> bool {
+        true
+    }
+
     /// Builds the item for the source and its artifacts, opening no files.
     /// Asset hrefs are relative to the item's own directory.
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item>;

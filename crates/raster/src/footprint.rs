@@ -204,8 +204,8 @@ fn to_lonlat(shape: &MultiPolygon, profile: &RasterProfile, path: &Path) -> Resu
         message,
     };
     let definition = profile.crs.code.as_deref().unwrap_or(&profile.crs.wkt2);
-    let proj = proj::Proj::new_known_crs(definition, "EPSG:4326", None)
-        .map_err(|e| crs_err(format!("no transformation to WGS84: {e}")))?;
+    let proj =
+        to_wgs84(definition).map_err(|e| crs_err(format!("no transformation to WGS84: {e}")))?;
     let g = profile.geotransform;
     shape.try_map_coords(|c| {
         let x = g[0] + c.x * g[1] + c.y * g[2];
@@ -217,6 +217,32 @@ fn to_lonlat(shape: &MultiPolygon, profile: &RasterProfile, path: &Path) -> Resu
             return Err(crs_err(format!("({x}, {y}) has no WGS84 position")));
         }
         Ok(Coord { x: lon, y: lat })
+    })
+}
+
+thread_local! {
+    /// Transformations to WGS84 by source CRS definition. Creating one opens
+    /// PROJ's database in a new context (milliseconds); a batch of files
+    /// usually has a handful of CRSs.
+    static TO_WGS84: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<proj::Proj>>> =
+        Default::default();
+}
+
+/// The (cached) transformation from `definition` to WGS84 longitude/latitude.
+fn to_wgs84(
+    definition: &str,
+) -> std::result::Result<std::rc::Rc<proj::Proj>, proj::ProjCreateError> {
+    TO_WGS84.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(found) = cache.get(definition) {
+            return Ok(found.clone());
+        }
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        let created = std::rc::Rc::new(proj::Proj::new_known_crs(definition, "EPSG:4326", None)?);
+        cache.insert(definition.to_string(), created.clone());
+        Ok(created)
     })
 }
 

@@ -38,6 +38,12 @@ pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
+        // Opening a file must not list its directory (to look for side-car
+        // files): in a folder of thousands of sources that listing, repeated
+        // per file, dominated. Side-car files are still probed one by one.
+        if std::env::var_os("GDAL_DISABLE_READDIR_ON_OPEN").is_none() {
+            let _ = gdal::config::set_config_option("GDAL_DISABLE_READDIR_ON_OPEN", "TRUE");
+        }
         // Keep the CRS a file declares: by default GDAL swaps a deprecated
         // EPSG code for its replacement on import, e.g. EPSG:3411 (NSIDC
         // polar stereographic north, Hughes 1980 ellipsoid) for EPSG:3413

@@ -94,6 +94,10 @@ impl Package for GeoTiff {
         stacforge_core::package::static_collection("geotiff", COLLECTION)
     }
 
+    fn writes_files(&self) -> bool {
+        !self.in_place
+    }
+
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         if self.in_place {
             return self.describe_in_place(job);

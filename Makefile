@@ -4,7 +4,7 @@ BIN     := target/debug/stacforge
 # The official STAC schemas, laid out by URL, for offline validation.
 SCHEMAS ?= $(firstword $(wildcard $(STACFORGE_SCHEMAS)) $(wildcard ../shared/stac-schemas))
 
-.PHONY: deps interop servers build demo test lint fixtures clean
+.PHONY: deps interop servers build demo test lint fixtures bench bench-quick clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -35,9 +35,19 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-# Formatting, lints, unit, integration, snapshot and interop tests.
+# Formatting, lints, unit, integration, snapshot and interop tests, then a
+# smoke run of the benchmark suite (harness and equivalence checks; the
+# debug build, so its timings mean nothing).
 test: interop servers lint
 	bash scripts/test-summary.sh $(CARGO) test --workspace --locked
+	STACFORGE_BENCH_BIN=$(BIN) bench/run --quick
+
+# The benchmark suite against the peer tools (see README, Benchmarks).
+bench: deps
+	bench/run
+
+bench-quick: deps
+	bench/run --quick
 
 # Regenerate fixtures/ with the project's own generator.
 fixtures:

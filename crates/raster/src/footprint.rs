@@ -223,26 +223,47 @@ fn to_lonlat(shape: &MultiPolygon, profile: &RasterProfile, path: &Path) -> Resu
 thread_local! {
     /// Transformations to WGS84 by source CRS definition. Creating one opens
     /// PROJ's database in a new context (milliseconds); a batch of files
-    /// usually has a handful of CRSs.
-    static TO_WGS84: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<proj::Proj>>> =
+    /// usually has a handful of CRSs. The cached ones are leaked on purpose:
+    /// dropping them in a thread-local destructor could run while the
+    /// process exits and PROJ's own globals are already gone.
+    static TO_WGS84: std::cell::RefCell<std::collections::HashMap<String, &'static proj::Proj>> =
         Default::default();
 }
 
-/// The (cached) transformation from `definition` to WGS84 longitude/latitude.
-fn to_wgs84(
-    definition: &str,
-) -> std::result::Result<std::rc::Rc<proj::Proj>, proj::ProjCreateError> {
+/// Transformations cached per thread, at most.
+const CACHED_TRANSFORMS: usize = 64;
+
+/// A transformation to WGS84: cached for the thread, or owned when the
+/// cache is full.
+enum ToWgs84 {
+    Cached(&'static proj::Proj),
+    Owned(proj::Proj),
+}
+
+impl std::ops::Deref for ToWgs84 {
+    type Target = proj::Proj;
+    fn deref(&self) -> &proj::Proj {
+        match self {
+            ToWgs84::Cached(p) => p,
+            ToWgs84::Owned(p) => p,
+        }
+    }
+}
+
+/// The transformation from `definition` to WGS84 longitude/latitude.
+fn to_wgs84(definition: &str) -> std::result::Result<ToWgs84, proj::ProjCreateError> {
     TO_WGS84.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(found) = cache.get(definition) {
-            return Ok(found.clone());
+            return Ok(ToWgs84::Cached(found));
         }
-        if cache.len() >= 64 {
-            cache.clear();
+        let created = proj::Proj::new_known_crs(definition, "EPSG:4326", None)?;
+        if cache.len() >= CACHED_TRANSFORMS {
+            return Ok(ToWgs84::Owned(created));
         }
-        let created = std::rc::Rc::new(proj::Proj::new_known_crs(definition, "EPSG:4326", None)?);
-        cache.insert(definition.to_string(), created.clone());
-        Ok(created)
+        let leaked: &'static proj::Proj = Box::leak(Box::new(created));
+        cache.insert(definition.to_string(), leaked);
+        Ok(ToWgs84::Cached(leaked))
     })
 }
 

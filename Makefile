@@ -50,8 +50,9 @@ bench-quick: deps
 	bench/run --quick
 
 # Regenerate fixtures/ with the project's own generator.
-fixtures:
+fixtures: interop
 	$(CARGO) run --locked -p stacforge-fixtures
+	.venv/bin/python fixtures/modis/generate.py
 
 clean:
 	rm -rf demo-out

@@ -72,12 +72,7 @@ fn mod10a2_agrees_with_its_ecs_metadata_and_its_subdatasets() {
     }
 
     // One COG per science dataset, pixel for pixel the subdataset GDAL reads.
-    let subdatasets: Vec<String> = container
-        .metadata_domain("SUBDATASETS")
-        .unwrap()
-        .iter()
-        .filter_map(|kv| kv.split_once("_NAME=").map(|(_, v)| v.to_string()))
-        .collect();
+    let subdatasets = subdataset_names(&container);
     assert_eq!(subdatasets.len(), 2);
     for name in subdatasets {
         let field = name.rsplit(':').next().unwrap();
@@ -124,4 +119,256 @@ fn a_swath_granule_is_refused_clearly() {
         "{said}"
     );
     assert!(!out.path().join("items/MOD14").exists());
+}
+
+/// The subdataset names GDAL lists for a container, in order.
+fn subdataset_names(container: &Dataset) -> Vec<String> {
+    container
+        .metadata_domain("SUBDATASETS")
+        .unwrap()
+        .iter()
+        .filter_map(|kv| kv.split_once("_NAME=").map(|(_, v)| v.to_string()))
+        .collect()
+}
+
+/// The project's own granules in each product family's real layout
+/// (fixtures/modis, written by fixtures/modis/generate.py).
+fn modis_fixtures() -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(fixtures().join("modis"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hdf"))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn every_product_family_fixture_agrees_with_its_file() {
+    let sources = modis_fixtures();
+    let families = stacforge_modis::product::Family::all();
+    // Every family has a fixture, and 006 and 061 are both represented.
+    for family in &families {
+        assert!(
+            sources.iter().any(|s| s
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .split('.')
+                .next()
+                .unwrap()
+                .ends_with(&family.family)),
+            "no fixture for {}",
+            family.family
+        );
+    }
+    let names: Vec<String> = sources
+        .iter()
+        .map(|s| s.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.contains(".006.")) && names.iter().any(|n| n.contains(".061.")));
+
+    let out = tempfile::tempdir().unwrap();
+    let mut args: Vec<&std::ffi::OsStr> = vec!["modis".as_ref(), "create-item".as_ref()];
+    args.extend(sources.iter().map(|s| s.as_os_str()));
+    args.extend(["--out".as_ref(), out.path().as_os_str()]);
+    let run = stacforge(args);
+    assert!(run.status.success(), "{}", text(&run));
+
+    for src in &sources {
+        let id = src.file_stem().unwrap().to_str().unwrap();
+        let item_path = out.path().join(format!("items/{id}/{id}.json"));
+        let item = json(&item_path);
+        if let Some(schemas) = schemas() {
+            let problems = schema_problems(&schemas, &item_path);
+            assert!(problems.is_empty(), "{id}: {problems:#?}");
+        }
+        let container = Dataset::open(src).unwrap();
+        let ecs = |key: &str| container.metadata_item(key, "").unwrap();
+        let props = &item["properties"];
+        let start = format!(
+            "{}T{}Z",
+            ecs("RANGEBEGINNINGDATE"),
+            ecs("RANGEBEGINNINGTIME").trim_end_matches(".000000")
+        );
+        assert_eq!(props["start_datetime"], start, "{id}");
+        assert_eq!(props["sci:doi"], ecs("identifier_product_doi"), "{id}");
+        let short = ecs("SHORTNAME");
+        assert_eq!(props["modis:product"], short);
+        assert!(
+            props["title"].as_str().unwrap().starts_with("MODIS/"),
+            "{id}"
+        );
+        assert_eq!(
+            props["modis:horizontal-tile"].to_string(),
+            ecs("HORIZONTALTILENUMBER")
+        );
+
+        let family = stacforge_modis::product::Family::of(&short).unwrap();
+        let subdatasets = subdataset_names(&container);
+        let fields: Vec<String> = subdatasets
+            .iter()
+            .map(|n| n.rsplit(':').next().unwrap().trim_matches('"').to_string())
+            .collect();
+        // The family's metadata names only datasets the product has.
+        for named in family.fields.keys() {
+            assert!(fields.contains(named), "{id}: {named} is not in the file");
+        }
+        assert_eq!(item["assets"].as_object().unwrap().len(), subdatasets.len());
+        for (name, field) in subdatasets.iter().zip(&fields) {
+            let asset = &item["assets"][stacforge_modis::asset_key(field)];
+            let sds = Dataset::open(name).unwrap();
+            let band = sds.rasterband(1).unwrap();
+            let (w, h) = sds.raster_size();
+            assert_eq!(
+                asset["proj:shape"],
+                serde_json::json!([h, w]),
+                "{id} {field}"
+            );
+            assert_eq!(
+                asset["bands"][0]["nodata"].as_f64(),
+                band.no_data_value(),
+                "{id} {field}"
+            );
+            assert_eq!(
+                asset["bands"][0]["raster:scale"].as_f64().unwrap_or(1.0),
+                band.scale().unwrap_or(1.0),
+                "{id} {field}"
+            );
+            assert_eq!(
+                asset["bands"][0]["raster:offset"].as_f64().unwrap_or(0.0),
+                band.offset().unwrap_or(0.0),
+                "{id} {field}"
+            );
+            let grid = name.rsplit(':').nth(1).unwrap();
+            assert_eq!(
+                asset["gsd"].as_f64(),
+                family.gsd.get(grid).copied(),
+                "{id} {field}"
+            );
+            let cog =
+                item_path.with_file_name(asset["href"].as_str().unwrap().trim_start_matches("./"));
+            assert_same_pixels(&PathBuf::from(name), &cog);
+        }
+        match short.as_str() {
+            // Two grids: each asset keeps its own shape and transform.
+            "MOD09GA" => {
+                assert_eq!(
+                    item["assets"]["state_1km"]["proj:shape"],
+                    serde_json::json!([12, 12])
+                );
+                assert_eq!(
+                    item["assets"]["sur_refl_b01"]["proj:shape"],
+                    serde_json::json!([24, 24])
+                );
+                assert_ne!(
+                    item["assets"]["state_1km"]["proj:transform"],
+                    item["assets"]["sur_refl_b01"]["proj:transform"]
+                );
+            }
+            // Land cover classes and QA bit fields, with the extension declared.
+            "MCD12Q1" => {
+                let classes = item["assets"]["LC_Type1"]["classification:classes"]
+                    .as_array()
+                    .unwrap();
+                assert_eq!(classes.len(), 18);
+                assert_eq!(classes[16]["description"], "Water Bodies");
+            }
+            "MOD11A1" => {
+                let bits = item["assets"]["QC_Day"]["classification:bitfields"]
+                    .as_array()
+                    .unwrap();
+                assert_eq!(bits.len(), 4);
+                assert_eq!(
+                    item["assets"]["QC_Day"]["roles"],
+                    serde_json::json!(["metadata", "quality"])
+                );
+                assert_eq!(item["assets"]["Emis_31"]["bands"][0]["raster:offset"], 0.49);
+            }
+            // A tile on the antimeridian: split in two, bbox west > east.
+            "MCD64A1" => {
+                assert_eq!(item["geometry"]["type"], "MultiPolygon");
+                let bbox = item["bbox"].as_array().unwrap();
+                assert!(
+                    bbox[0].as_f64().unwrap() > bbox[2].as_f64().unwrap(),
+                    "{bbox:?}"
+                );
+            }
+            _ => {}
+        }
+        if item["assets"].as_object().unwrap().values().any(|a| {
+            a.get("classification:classes").is_some() || a.get("classification:bitfields").is_some()
+        }) {
+            assert!(item["stac_extensions"]
+                .to_string()
+                .contains("classification"));
+        }
+        assert!(item["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "cite-as"
+                && l["href"] == format!("https://doi.org/{}", ecs("identifier_product_doi"))));
+    }
+}
+
+#[test]
+fn a_file_whose_name_disagrees_with_its_metadata_is_refused() {
+    let src = modis_fixtures()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("MOD11A1."))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The same granule under another tile's name.
+    let renamed = dir
+        .path()
+        .join("MOD11A1.A2022185.h09v05.061.2022042050729.hdf");
+    std::fs::copy(&src, &renamed).unwrap();
+    let out = dir.path().join("catalog");
+    let run = stacforge([
+        "modis".as_ref(),
+        "create-item".as_ref(),
+        renamed.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let said = text(&run);
+    assert!(
+        said.contains("h09v05.061")
+            && said.contains("its name says tile h09v05 but its ECS metadata says h08v05"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_modis_fixtures_are_what_their_generator_writes() {
+    let Some(venv) = interop_venv() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(venv.join("bin/python"))
+        .arg(fixtures().join("modis/generate.py"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let committed = modis_fixtures();
+    let mut written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    written.sort();
+    let names: Vec<_> = committed
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(written, names);
+    for path in &committed {
+        let fresh = dir.path().join(path.file_name().unwrap());
+        assert!(
+            std::fs::read(path).unwrap() == std::fs::read(&fresh).unwrap(),
+            "{} differs from what fixtures/modis/generate.py writes now; regenerate and commit",
+            path.display()
+        );
+    }
 }

@@ -13,7 +13,12 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn redact(mut doc: Value) -> Value {
+fn redact(doc: Value) -> Value {
+    redact_in(doc, "geotiff")
+}
+
+/// Redacts `doc`, whose sources are in fixtures/`folder`.
+fn redact_in(mut doc: Value, folder: &str) -> Value {
     if let Some(props) = doc.get_mut("properties") {
         props["created"] = json!("[created]");
         props["processing:software"] = json!({"stacforge": "[version]"});
@@ -22,7 +27,7 @@ fn redact(mut doc: Value) -> Value {
         for link in links.iter_mut().filter(|l| l["rel"] == "via") {
             let href = link["href"].as_str().unwrap();
             let name = href.rsplit('/').next().unwrap();
-            link["href"] = json!(format!("file://[fixtures]/geotiff/{name}"));
+            link["href"] = json!(format!("file://[fixtures]/{folder}/{name}"));
         }
     }
     if let Some(assets) = doc.get_mut("assets").and_then(Value::as_object_mut) {
@@ -46,5 +51,32 @@ fn geotiff_package_collection_and_items() {
         let id = src.file_stem().unwrap().to_str().unwrap();
         let item = json(&out.path().join(format!("items/{id}/{id}.json")));
         insta::assert_json_snapshot!(format!("item-{id}"), redact(item));
+    }
+}
+
+#[test]
+fn modis_package_items_of_every_product_family() {
+    let out = tempfile::tempdir().unwrap();
+    let mut sources: Vec<std::path::PathBuf> = std::fs::read_dir(fixtures().join("modis"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hdf"))
+        .collect();
+    sources.sort();
+    let mut args: Vec<&std::ffi::OsStr> = vec!["modis".as_ref(), "create-item".as_ref()];
+    args.extend(sources.iter().map(|s| s.as_os_str()));
+    args.extend([
+        "--out".as_ref(),
+        out.path().as_os_str(),
+        "--jobs".as_ref(),
+        "1".as_ref(),
+    ]);
+    let run = stacforge(args);
+    assert!(run.status.success(), "{}", text(&run));
+    for src in &sources {
+        let id = src.file_stem().unwrap().to_str().unwrap();
+        let product = id.split('.').next().unwrap();
+        let item = json(&out.path().join(format!("items/{id}/{id}.json")));
+        insta::assert_json_snapshot!(format!("modis-{product}"), redact_in(item, "modis"));
     }
 }

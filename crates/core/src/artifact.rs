@@ -32,6 +32,9 @@ pub struct Artifact {
     /// Item properties learnt while converting (e.g. from the source's own
     /// metadata), for `describe` to merge without opening the source again.
     pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Extra fields of the asset (e.g. `classification:classes`), set by the
+    /// package from what it knows of the product.
+    pub asset_fields: serde_json::Map<String, serde_json::Value>,
     /// Where the file already lives when it is described in place rather
     /// than published beside its item: the asset links there and the
     /// catalog copies nothing.
@@ -64,6 +67,7 @@ impl Artifact {
             header_size: None,
             raster: None,
             properties: serde_json::Map::new(),
+            asset_fields: serde_json::Map::new(),
             href: None,
             path,
         })
@@ -88,6 +92,7 @@ impl Artifact {
             header_size: None,
             raster: None,
             properties: serde_json::Map::new(),
+            asset_fields: serde_json::Map::new(),
             href: Some(source.href.clone()),
         }
     }

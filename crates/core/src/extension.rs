@@ -10,3 +10,8 @@ pub const EO: &str = "https://stac-extensions.github.io/eo/v2.0.0/schema.json";
 pub const FILE: &str = "https://stac-extensions.github.io/file/v2.1.0/schema.json";
 /// Processing extension.
 pub const PROCESSING: &str = "https://stac-extensions.github.io/processing/v1.2.0/schema.json";
+/// Classification extension (classes and bit fields of categorical and QA rasters).
+pub const CLASSIFICATION: &str =
+    "https://stac-extensions.github.io/classification/v1.1.0/schema.json";
+/// Scientific citation extension (DOI and citation of the data).
+pub const SCIENTIFIC: &str = "https://stac-extensions.github.io/scientific/v1.0.0/schema.json";

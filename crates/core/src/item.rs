@@ -75,6 +75,9 @@ pub fn add_asset(item: &mut Item, artifact: &Artifact) {
             add_extension(item, extension::EO);
         }
     }
+    for (key, value) in &artifact.asset_fields {
+        fields.insert(key.clone(), value.clone());
+    }
     item.assets.insert(artifact.key.clone(), asset);
 }
 
@@ -221,6 +224,7 @@ mod tests {
             header_size: Some(300),
             raster: Some(profile(f64::NAN)),
             properties: serde_json::Map::new(),
+            asset_fields: serde_json::Map::new(),
             href: None,
         };
         add_asset(&mut item, &artifact);

@@ -6,13 +6,20 @@
 //! PROJJSON: it has no EPSG code). The acquisition period, tile, platform and
 //! instrument come from the file's ECS core metadata; the geometry is the
 //! tile's footprint on Earth. Swath (level 2) files have no grid and are
-//! refused. Static metadata lives in `data/collection.json`.
+//! refused. Static metadata lives in `data/collection.json` and, per product
+//! family, in `data/products/` (see [`product`]): the item gets the product's
+//! title, DOI and citation, and categorical and QA datasets their classes and
+//! bit fields.
+
+pub mod product;
 
 use chrono::{NaiveDate, NaiveTime};
 use gdal::{Dataset, Metadata};
+use product::{Family, FileName};
 use serde_json::json;
 use stacforge_core::{
-    artifact::COG_MEDIA_TYPE, item, provenance, Artifact, Error, Job, Package, Result, Timing,
+    artifact::COG_MEDIA_TYPE, extension, item, provenance, Artifact, Error, Job, Package, Result,
+    Timing,
 };
 use stacforge_raster::{cog, footprint, inspect, CogOptions, InspectOptions};
 use std::path::Path;
@@ -43,6 +50,11 @@ struct Granule {
     horizontal_tile: Option<u32>,
     vertical_tile: Option<u32>,
     platform: Option<String>,
+    short_name: Option<String>,
+    /// Collection version, three digits ("061").
+    version: Option<String>,
+    produced: Option<String>,
+    doi: Option<String>,
 }
 
 fn ecs(ds: &Dataset, path: &Path) -> Result<Granule> {
@@ -67,8 +79,78 @@ fn ecs(ds: &Dataset, path: &Path) -> Result<Granule> {
         },
         horizontal_tile: item("HORIZONTALTILENUMBER").and_then(|v| v.parse().ok()),
         vertical_tile: item("VERTICALTILENUMBER").and_then(|v| v.parse().ok()),
-        platform: item("PLATFORMSHORTNAME").or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME.1")),
+        platform: item("PLATFORMSHORTNAME")
+            .or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME.1"))
+            .or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME")),
+        short_name: item("SHORTNAME"),
+        version: item("VERSIONID").and_then(|v| v.parse::<u32>().ok().map(|v| format!("{v:03}"))),
+        produced: item("PRODUCTIONDATETIME"),
+        doi: item("identifier_product_doi"),
     })
+}
+
+/// Checks that the file name (when it follows the LP DAAC convention) and
+/// the ECS metadata describe the same granule: a renamed or mislabelled
+/// file would otherwise be catalogued under the wrong product or tile.
+fn check_name(path: &Path, name: &FileName, granule: &Granule) -> Result<()> {
+    let disagree = |what: &str, in_name: String, in_file: String| {
+        refuse(
+            path,
+            format!("its name says {what} {in_name} but its ECS metadata says {in_file}"),
+        )
+    };
+    if let Some(short) = &granule.short_name {
+        if *short != name.short_name {
+            return Err(disagree("product", name.short_name.clone(), short.clone()));
+        }
+    }
+    if let Some(version) = &granule.version {
+        if *version != name.version {
+            return Err(disagree(
+                "collection",
+                name.version.clone(),
+                version.clone(),
+            ));
+        }
+    }
+    if let (Some(h), Some(v)) = (granule.horizontal_tile, granule.vertical_tile) {
+        if (h, v) != (name.horizontal_tile, name.vertical_tile) {
+            return Err(disagree(
+                "tile",
+                format!("h{:02}v{:02}", name.horizontal_tile, name.vertical_tile),
+                format!("h{h:02}v{v:02}"),
+            ));
+        }
+    }
+    let start = granule.timing.start().date_naive();
+    if start != name.acquired {
+        return Err(disagree(
+            "acquisition start",
+            name.acquired.to_string(),
+            start.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The EOS grid of a subdataset name (`HDF4_EOS:EOS_GRID:"file":GRID:FIELD`).
+fn grid_of(subdataset: &str) -> &str {
+    subdataset.rsplit(':').nth(1).unwrap_or_default()
+}
+
+/// The asset key (and file name part) of a science dataset: spaces and
+/// punctuation become underscores ("500m 16 days NDVI" -> "500m_16_days_NDVI").
+pub fn asset_key(field: &str) -> String {
+    field
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The grid fields of an HDF-EOS2 file: (subdataset name, field name).
@@ -80,7 +162,12 @@ fn grid_fields(ds: &Dataset, path: &Path) -> Result<Vec<(String, String)>> {
         .map(|n| {
             (
                 n.clone(),
-                n.rsplit(':').next().unwrap_or_default().to_string(),
+                // GDAL quotes field names that have spaces ("500m 16 days NDVI").
+                n.rsplit(':')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string(),
             )
         })
         .collect();
@@ -123,10 +210,53 @@ impl Package for Modis {
             properties.insert("platform".into(), json!(platform.to_lowercase()));
         }
         properties.insert("instruments".into(), json!(["modis"]));
+        let file_name = FileName::parse(&job.source.stem());
+        if let Some(name) = &file_name {
+            check_name(path, name, &granule)?;
+        }
+        let short_name = granule
+            .short_name
+            .clone()
+            .or_else(|| file_name.as_ref().map(|n| n.short_name.clone()));
+        let version = granule
+            .version
+            .clone()
+            .or_else(|| file_name.as_ref().map(|n| n.version.clone()));
+        let family = short_name.as_deref().and_then(Family::of);
+        if let Some(short) = &short_name {
+            properties.insert("modis:product".into(), json!(short));
+        }
+        if let Some(version) = &version {
+            properties.insert("modis:collection".into(), json!(version));
+        }
+        if let Some(produced) = &granule.produced {
+            properties.insert("modis:production-datetime".into(), json!(produced));
+        }
+        if let (Some(short), Some(version)) = (&short_name, &version) {
+            let doi = granule
+                .doi
+                .clone()
+                .unwrap_or_else(|| format!("10.5067/MODIS/{short}.{version}"));
+            properties.insert("sci:doi".into(), json!(doi));
+            if let Some(family) = &family {
+                let platform = product::platform(short).unwrap_or("Terra");
+                let title = family.title.replace("{platform}", platform);
+                properties.insert("title".into(), json!(format!("{title} V{version}")));
+                properties.insert(
+                    "sci:citation".into(),
+                    json!(format!(
+                        "{} {title} V{version}. {}. https://doi.org/{doi}",
+                        family.authors, family.provider
+                    )),
+                );
+            }
+        }
         let mut artifacts = Vec::with_capacity(fields.len());
         for (subdataset, field) in fields {
+            let grid = grid_of(&subdataset).to_string();
             let name = Path::new(&subdataset);
-            let out = job.workdir.join(format!("{}.{field}.tif", job.item_id));
+            let key = asset_key(&field);
+            let out = job.workdir.join(format!("{}.{key}.tif", job.item_id));
             let report = cog::write_cog(name, &out, &self.cog)?;
             let options = InspectOptions {
                 statistics: true,
@@ -136,11 +266,31 @@ impl Package for Modis {
             profile.footprint = Some(footprint::of_extent(&profile, path)?);
             profile.timing = Some(granule.timing);
             let description = profile.bands.first().and_then(|b| b.description.clone());
-            let mut artifact = Artifact::from_file(field.clone(), &out, COG_MEDIA_TYPE, &["data"])?;
+            let mut artifact = Artifact::from_file(key, &out, COG_MEDIA_TYPE, &["data"])?;
             artifact.title = description.or(Some(field.replace('_', " ")));
             artifact.header_size = Some(report.header_size);
             artifact.raster = Some(profile);
             artifact.properties = properties.clone();
+            if let Some(family) = &family {
+                if let Some(gsd) = family.gsd.get(&grid) {
+                    artifact.asset_fields.insert("gsd".into(), json!(gsd));
+                }
+                if let Some(info) = family.fields.get(&field) {
+                    if let Some(roles) = &info.roles {
+                        artifact.roles = roles.clone();
+                    }
+                    if let Some(classes) = &info.classes {
+                        artifact
+                            .asset_fields
+                            .insert("classification:classes".into(), classes.clone());
+                    }
+                    if let Some(bitfields) = &info.bitfields {
+                        artifact
+                            .asset_fields
+                            .insert("classification:bitfields".into(), bitfields.clone());
+                    }
+                }
+            }
             artifacts.push(artifact);
         }
         Ok(artifacts)
@@ -161,7 +311,7 @@ impl Package for Modis {
         for artifact in artifacts {
             item::add_asset(&mut stac_item, artifact);
         }
-        // The tile and platform, as convert read them from the ECS metadata.
+        // The tile, platform and product, as convert read them.
         for artifact in artifacts {
             for (key, value) in &artifact.properties {
                 stac_item
@@ -169,6 +319,25 @@ impl Package for Modis {
                     .additional_fields
                     .insert(key.clone(), value.clone());
             }
+            if artifact
+                .asset_fields
+                .keys()
+                .any(|k| k.starts_with("classification:"))
+            {
+                item::add_extension(&mut stac_item, extension::CLASSIFICATION);
+            }
+        }
+        let doi = stac_item
+            .properties
+            .additional_fields
+            .get("sci:doi")
+            .and_then(|d| d.as_str())
+            .map(str::to_string);
+        if let Some(doi) = doi {
+            item::add_extension(&mut stac_item, extension::SCIENTIFIC);
+            let mut link = stac::Link::new(format!("https://doi.org/{doi}"), "cite-as");
+            link.title = Some("The product's DOI".to_string());
+            stac_item.links.push(link);
         }
         let lineage = format!(
             "{} converted from HDF-EOS2 to one Cloud-Optimized GeoTIFF per science dataset ({} compression) by stacforge's modis package.",

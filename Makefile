@@ -53,6 +53,7 @@ bench-quick: deps
 fixtures: interop
 	$(CARGO) run --locked -p stacforge-fixtures
 	.venv/bin/python fixtures/modis/generate.py
+	.venv/bin/python fixtures/imerg/generate.py
 
 clean:
 	rm -rf demo-out

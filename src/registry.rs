@@ -8,6 +8,7 @@ pub fn packages(cog: &CogOptions) -> Vec<Box<dyn Package>> {
     vec![
         Box::new(stacforge_geotiff::GeoTiff::new(cog.clone())),
         Box::new(stacforge_modis::Modis::new(cog.clone())),
+        Box::new(stacforge_netcdf::Imerg::new(cog.clone())),
     ]
 }
 

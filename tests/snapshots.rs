@@ -63,15 +63,7 @@ fn modis_package_items_of_every_product_family() {
         .filter(|p| p.extension().is_some_and(|e| e == "hdf"))
         .collect();
     sources.sort();
-    let mut args: Vec<&std::ffi::OsStr> = vec!["modis".as_ref(), "create-item".as_ref()];
-    args.extend(sources.iter().map(|s| s.as_os_str()));
-    args.extend([
-        "--out".as_ref(),
-        out.path().as_os_str(),
-        "--jobs".as_ref(),
-        "1".as_ref(),
-    ]);
-    let run = stacforge(args);
+    let run = package_create_items("modis", &sources, out.path(), &["--jobs", "1"]);
     assert!(run.status.success(), "{}", text(&run));
     for src in &sources {
         let id = src.file_stem().unwrap().to_str().unwrap();

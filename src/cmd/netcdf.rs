@@ -112,6 +112,9 @@ struct ToCogArgs {
     /// Shift 0–360 longitudes to −180–180 (the COG then spans −180–180).
     #[arg(long)]
     roll_longitude: bool,
+    /// The group holding the variables (NetCDF-4/HDF5), e.g. `Grid` for GPM IMERG.
+    #[arg(long)]
+    group: Option<String>,
 }
 
 /// A date range selecting the sources to use.
@@ -257,6 +260,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 stacforge_netcdf::SliceOptions {
                     variables: a.variables.clone(),
                     roll_longitude: a.roll_longitude,
+                    group: a.group.clone(),
                 },
             );
             create_items_with(Box::new(package), &a.items)

@@ -69,7 +69,17 @@ where
 
 /// Runs `stacforge geotiff create-item SOURCES --out OUT EXTRA...`.
 pub fn create_items<P: AsRef<Path>>(sources: &[P], out: &Path, extra: &[&str]) -> Output {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["geotiff".as_ref(), "create-item".as_ref()];
+    package_create_items("geotiff", sources, out, extra)
+}
+
+/// Runs `stacforge PACKAGE create-item SOURCES --out OUT EXTRA...`.
+pub fn package_create_items<P: AsRef<Path>>(
+    package: &str,
+    sources: &[P],
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec![package.as_ref(), "create-item".as_ref()];
     args.extend(sources.iter().map(|s| s.as_ref().as_os_str()));
     args.extend(["--out".as_ref(), out.as_os_str()]);
     args.extend(extra.iter().map(std::ffi::OsStr::new));
@@ -534,4 +544,35 @@ pub fn assert_python_check<S: AsRef<std::ffi::OsStr>>(venv: &Path, script: &str,
         .output()
         .unwrap();
     assert!(check.status.success(), "{script}: {}", text(&check));
+}
+
+/// Runs a fixture generator (`fixtures/<script>`, with the interop venv's
+/// Python) into a temporary folder and asserts it writes exactly the
+/// committed `fixtures`, byte for byte.
+pub fn assert_generator_reproduces(venv: &Path, script: &str, committed: &[PathBuf]) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(venv.join("bin/python"))
+        .arg(fixtures().join(script))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{script}: {}", text(&run));
+    let mut written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    written.sort();
+    let names: Vec<_> = committed
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(written, names, "{script}");
+    for path in committed {
+        let fresh = dir.path().join(path.file_name().unwrap());
+        assert!(
+            std::fs::read(path).unwrap() == std::fs::read(&fresh).unwrap(),
+            "{} differs from what fixtures/{script} writes now; regenerate and commit",
+            path.display()
+        );
+    }
 }

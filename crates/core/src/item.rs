@@ -41,6 +41,23 @@ pub fn add_extension(item: &mut Item, url: &str) {
     }
 }
 
+/// When the item has a `sci:doi`, declares the scientific extension and
+/// links the DOI with `cite-as`.
+pub fn cite_doi(item: &mut Item) {
+    let doi = item
+        .properties
+        .additional_fields
+        .get("sci:doi")
+        .and_then(|d| d.as_str())
+        .map(str::to_string);
+    if let Some(doi) = doi {
+        add_extension(item, extension::SCIENTIFIC);
+        let mut link = stac::Link::new(format!("https://doi.org/{doi}"), "cite-as");
+        link.title = Some("The data's DOI".to_string());
+        item.links.push(link);
+    }
+}
+
 /// A number for JSON; NaN and infinities become the strings STAC 1.1 uses.
 fn number(value: f64) -> Value {
     if value.is_nan() {

@@ -327,18 +327,7 @@ impl Package for Modis {
                 item::add_extension(&mut stac_item, extension::CLASSIFICATION);
             }
         }
-        let doi = stac_item
-            .properties
-            .additional_fields
-            .get("sci:doi")
-            .and_then(|d| d.as_str())
-            .map(str::to_string);
-        if let Some(doi) = doi {
-            item::add_extension(&mut stac_item, extension::SCIENTIFIC);
-            let mut link = stac::Link::new(format!("https://doi.org/{doi}"), "cite-as");
-            link.title = Some("The product's DOI".to_string());
-            stac_item.links.push(link);
-        }
+        item::cite_doi(&mut stac_item);
         let lineage = format!(
             "{} converted from HDF-EOS2 to one Cloud-Optimized GeoTIFF per science dataset ({} compression) by stacforge's modis package.",
             job.source

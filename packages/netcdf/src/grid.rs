@@ -22,6 +22,9 @@ pub struct Grid {
     pub crs: Crs,
     /// Whether x/y are longitude/latitude.
     pub geographic: bool,
+    /// Whether the variable is stored x-major, its last two dimensions
+    /// (x, y) rather than (y, x), as GPM IMERG stores (lon, lat).
+    pub transposed: bool,
 }
 
 impl Grid {
@@ -107,17 +110,23 @@ pub fn grid(
     if var.dims.len() < 2 {
         return Ok(None);
     }
-    let (y_dim, x_dim) = (&var.dims[var.dims.len() - 2], &var.dims[var.dims.len() - 1]);
-    let (Some(ycoord), Some(xcoord)) = (
+    let (mut y_dim, mut x_dim) = (&var.dims[var.dims.len() - 2], &var.dims[var.dims.len() - 1]);
+    let (Some(mut ycoord), Some(mut xcoord)) = (
         cf::coordinate(inventory, y_dim),
         cf::coordinate(inventory, x_dim),
     ) else {
         return Ok(None);
     };
-    if cf::horizontal_axis(xcoord) != Some(Axis::X) || cf::horizontal_axis(ycoord) != Some(Axis::Y)
-    {
-        return Ok(None);
-    }
+    let axes = (cf::horizontal_axis(xcoord), cf::horizontal_axis(ycoord));
+    let transposed = match axes {
+        (Some(Axis::X), Some(Axis::Y)) => false,
+        (Some(Axis::Y), Some(Axis::X)) => {
+            std::mem::swap(&mut x_dim, &mut y_dim);
+            std::mem::swap(&mut xcoord, &mut ycoord);
+            true
+        }
+        _ => return Ok(None),
+    };
     let unsupported = |message: String| Error::Grid {
         path: path.to_path_buf(),
         message,
@@ -189,5 +198,6 @@ pub fn grid(
         y,
         crs,
         geographic,
+        transposed,
     }))
 }

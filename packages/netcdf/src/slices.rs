@@ -23,6 +23,8 @@ pub struct SliceOptions {
     pub variables: Vec<String>,
     /// Shift 0–360 longitudes to −180–180.
     pub roll_longitude: bool,
+    /// The group holding the variables (NetCDF-4/HDF5), e.g. `Grid` in GPM IMERG.
+    pub group: Option<String>,
 }
 
 /// The NetCDF package's per-file conversion: 2-D slices to COGs.
@@ -49,6 +51,8 @@ struct Slice<'a> {
     /// Index along the leading (time) dimension, when there is one.
     step: Option<usize>,
     time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The time step's cell bounds (CF `bounds` of the time coordinate).
+    bounds: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
 }
 
 impl Package for NetCdf {
@@ -66,8 +70,9 @@ impl Package for NetCdf {
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         let path = &job.source.path;
-        let inventory = Inventory::read(path, None).map_err(|e| Error::Convert(Box::new(e)))?;
-        let reader = Reader::open(path, None).map_err(|e| Error::Convert(Box::new(e)))?;
+        let group = self.options.group.as_deref();
+        let inventory = Inventory::read(path, group).map_err(|e| Error::Convert(Box::new(e)))?;
+        let reader = Reader::open(path, group).map_err(|e| Error::Convert(Box::new(e)))?;
         let read = |v: &Variable| reader.read_f64(v);
         for wanted in &self.options.variables {
             if inventory.var(wanted).is_none() {
@@ -101,31 +106,20 @@ impl Package for NetCdf {
                     format!("variable `{}` has more than one non-spatial dimension longer than 1 ({lead:?})", var.name),
                 ));
             }
-            let times = match long.first() {
-                Some(&i) => {
-                    let coord = cf::coordinate(&inventory, &lead[i]).filter(|c| cf::is_time(c));
-                    match coord {
-                        Some(c) => decode_times(
-                            path,
-                            c,
-                            &read(c).map_err(|e| Error::Convert(Box::new(e)))?,
-                        )?,
-                        None => vec![None; var.shape[i]],
-                    }
+            let coord = match long.first() {
+                Some(&i) => cf::coordinate(&inventory, &lead[i]).filter(|c| cf::is_time(c)),
+                None => lead
+                    .iter()
+                    .find_map(|d| cf::coordinate(&inventory, d).filter(|c| cf::is_time(c))),
+            };
+            let steps = long.first().map_or(1, |&i| var.shape[i]);
+            let (times, bounds) = match coord {
+                Some(c) => {
+                    let values = read(c).map_err(|e| Error::Convert(Box::new(e)))?;
+                    let times = decode_times(path, c, &values)?;
+                    (times, time_bounds(path, &inventory, c, &read)?)
                 }
-                None => {
-                    let coord = lead
-                        .iter()
-                        .find_map(|d| cf::coordinate(&inventory, d).filter(|c| cf::is_time(c)));
-                    match coord {
-                        Some(c) => decode_times(
-                            path,
-                            c,
-                            &read(c).map_err(|e| Error::Convert(Box::new(e)))?,
-                        )?,
-                        None => vec![None],
-                    }
-                }
+                None => (vec![None; steps], None),
             };
             let many = times.len() > 1;
             for (t, time) in times.into_iter().enumerate() {
@@ -133,6 +127,7 @@ impl Package for NetCdf {
                     var,
                     step: many.then_some(t),
                     time,
+                    bounds: bounds.as_ref().and_then(|b| b.get(t).copied().flatten()),
                 });
             }
             grids.push((var.name.clone(), g));
@@ -173,10 +168,21 @@ impl Package for NetCdf {
             .iter()
             .filter_map(|a| a.properties.get("datetime")?.as_str()?.parse().ok())
             .collect();
-        let from_file = match (times.iter().min(), times.iter().max()) {
-            (Some(a), Some(b)) if a == b => Some(Timing::Instant(*a)),
-            (Some(a), Some(b)) => Some(Timing::Range(*a, *b)),
-            _ => None,
+        let instant = |key: &str| -> Vec<chrono::DateTime<chrono::Utc>> {
+            artifacts
+                .iter()
+                .filter_map(|a| a.properties.get(key)?.as_str()?.parse().ok())
+                .collect()
+        };
+        let (starts, ends) = (instant("start_datetime"), instant("end_datetime"));
+        // Time bounds, when the file has them, give the period covered.
+        let from_file = match (starts.iter().min(), ends.iter().max()) {
+            (Some(a), Some(b)) if a < b => Some(Timing::Range(*a, *b)),
+            _ => match (times.iter().min(), times.iter().max()) {
+                (Some(a), Some(b)) if a == b => Some(Timing::Instant(*a)),
+                (Some(a), Some(b)) => Some(Timing::Range(*a, *b)),
+                _ => None,
+            },
         };
         let timing = item::resolve_timing(job, from_file)?;
         let footprint = first
@@ -186,12 +192,13 @@ impl Package for NetCdf {
         let mut stac_item = item::new_item(job, footprint, timing)?;
         for artifact in artifacts {
             item::add_asset(&mut stac_item, artifact);
-            // Each slice's own time, as asset common metadata.
-            if let (Some(t), Some(asset)) = (
-                artifact.properties.get("datetime"),
-                stac_item.assets.get_mut(&artifact.key),
-            ) {
-                asset.additional_fields.insert("datetime".into(), t.clone());
+            // Each slice's own time (and bounds), as asset common metadata.
+            if let Some(asset) = stac_item.assets.get_mut(&artifact.key) {
+                for key in ["datetime", "start_datetime", "end_datetime"] {
+                    if let Some(t) = artifact.properties.get(key) {
+                        asset.additional_fields.insert(key.into(), t.clone());
+                    }
+                }
             }
         }
         let lineage = format!(
@@ -228,6 +235,9 @@ impl NetCdf {
             .map_err(|e| Error::Convert(Box::new(e)))?;
         let (w, h) = (g.x.len, g.y.len);
         let item = dtype.size();
+        if g.transposed {
+            bytes = transpose(&bytes, w, h, item);
+        }
         if g.y_increasing() {
             flip_rows(&mut bytes, w * item);
         }
@@ -296,8 +306,47 @@ impl NetCdf {
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into(),
             );
         }
+        if let Some((start, end)) = slice.bounds {
+            for (key, t) in [("start_datetime", start), ("end_datetime", end)] {
+                artifact.properties.insert(
+                    key.into(),
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into(),
+                );
+            }
+        }
         Ok(artifact)
     }
+}
+
+/// The bounds of each time step, when the time coordinate names a CF
+/// `bounds` variable (pairs, in the coordinate's units and calendar).
+#[allow(clippy::type_complexity)]
+fn time_bounds(
+    path: &Path,
+    inventory: &Inventory,
+    coord: &Variable,
+    read: &dyn Fn(&Variable) -> stacforge_array::Result<Vec<f64>>,
+) -> Result<Option<Vec<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>>>> {
+    let Some(bounds) = coord.attr_str("bounds").and_then(|b| inventory.var(b)) else {
+        return Ok(None);
+    };
+    let values = read(bounds).map_err(|e| Error::Convert(Box::new(e)))?;
+    if values.len() != 2 * coord.shape.iter().product::<usize>() {
+        return Err(convert_err(
+            path,
+            format!("`{}` does not hold two bounds per time step", bounds.name),
+        ));
+    }
+    let decoded = decode_times(path, coord, &values)?;
+    Ok(Some(
+        decoded
+            .chunks(2)
+            .map(|pair| match pair {
+                [Some(a), Some(b)] => Some((*a, *b)),
+                _ => None,
+            })
+            .collect(),
+    ))
 }
 
 fn decode_times(
@@ -308,6 +357,21 @@ fn decode_times(
     let times = cf::time_axis(coord, values)
         .map_err(|m| convert_err(path, format!("time axis `{}`: {m}", coord.name)))?;
     Ok(times.iter().map(cf::CfDateTime::to_utc).collect())
+}
+
+/// Turns `cols` rows of `rows` elements (x-major) into `rows` rows of
+/// `cols` elements (y-major): element (r, c) of the result is element
+/// (c, r) of the source.
+fn transpose(bytes: &[u8], cols: usize, rows: usize, item: usize) -> Vec<u8> {
+    let mut out = vec![0u8; bytes.len()];
+    for c in 0..cols {
+        for r in 0..rows {
+            let from = (c * rows + r) * item;
+            let to = (r * cols + c) * item;
+            out[to..to + item].copy_from_slice(&bytes[from..from + item]);
+        }
+    }
+    out
 }
 
 fn flip_rows(bytes: &mut [u8], row: usize) {
@@ -391,6 +455,15 @@ fn write_gtiff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x_major_slices_are_transposed() {
+        // 3 columns (x) of 2 rows (y), stored x-major: x0=[a,b], x1=[c,d], x2=[e,f].
+        let b = [1u8, 2, 3, 4, 5, 6];
+        assert_eq!(transpose(&b, 3, 2, 1), [1, 3, 5, 2, 4, 6]);
+        let wide = [1u8, 0, 2, 0, 3, 0, 4, 0];
+        assert_eq!(transpose(&wide, 2, 2, 2), [1, 0, 3, 0, 2, 0, 4, 0]);
+    }
 
     #[test]
     fn rows_flip_and_roll() {

@@ -23,6 +23,10 @@ fn half_hourly_daily_and_monthly_files_give_north_up_cogs_of_the_transposed_grid
     let out = tempfile::tempdir().unwrap();
     let run = package_create_items("imerg", &sources, out.path(), &[]);
     assert!(run.status.success(), "{}", text(&run));
+    if let Some(schemas) = schemas() {
+        let problems = schema_problems(&schemas, &out.path().join("collection.json"));
+        assert!(problems.is_empty(), "collection: {problems:#?}");
+    }
     let venv = interop_venv();
     for src in &sources {
         let id = src.file_stem().unwrap().to_str().unwrap();

@@ -172,6 +172,10 @@ fn every_product_family_fixture_agrees_with_its_file() {
     let out = tempfile::tempdir().unwrap();
     let run = package_create_items("modis", &sources, out.path(), &[]);
     assert!(run.status.success(), "{}", text(&run));
+    if let Some(schemas) = schemas() {
+        let problems = schema_problems(&schemas, &out.path().join("collection.json"));
+        assert!(problems.is_empty(), "collection: {problems:#?}");
+    }
 
     for src in &sources {
         let id = src.file_stem().unwrap().to_str().unwrap();
@@ -212,7 +216,13 @@ fn every_product_family_fixture_agrees_with_its_file() {
         for named in family.fields.keys() {
             assert!(fields.contains(named), "{id}: {named} is not in the file");
         }
-        assert_eq!(item["assets"].as_object().unwrap().len(), subdatasets.len());
+        // One asset per science dataset, and the archive's sidecar when there is one.
+        let sidecar = PathBuf::from(format!("{}.xml", src.display())).exists();
+        assert_eq!(
+            item["assets"].as_object().unwrap().len(),
+            subdatasets.len() + usize::from(sidecar),
+            "{id}"
+        );
         for (name, field) in subdatasets.iter().zip(&fields) {
             let asset = &item["assets"][stacforge_modis::asset_key(field)];
             let sds = Dataset::open(name).unwrap();
@@ -353,5 +363,61 @@ fn a_file_whose_name_disagrees_with_its_metadata_is_refused() {
 #[test]
 fn the_modis_fixtures_are_what_their_generator_writes() {
     let Some(venv) = interop_venv() else { return };
-    assert_generator_reproduces(&venv, "modis/generate.py", &modis_fixtures());
+    let mut written: Vec<PathBuf> = std::fs::read_dir(fixtures().join("modis"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("generate.py"))
+        .collect();
+    written.sort();
+    assert_generator_reproduces(&venv, "modis/generate.py", &written);
+}
+
+#[test]
+fn the_archive_sidecar_is_published_and_must_agree_with_the_granule() {
+    let src = modis_fixtures()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("MOD10A1."))
+        .unwrap();
+    let xml = PathBuf::from(format!("{}.xml", src.display()));
+    let out = tempfile::tempdir().unwrap();
+    let run = package_create_items("modis", &[&src], out.path(), &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    let id = src.file_stem().unwrap().to_str().unwrap();
+    let item = json(&out.path().join(format!("items/{id}/{id}.json")));
+    let asset = &item["assets"]["metadata"];
+    assert_eq!(asset["type"], "application/xml");
+    assert_eq!(asset["roles"], serde_json::json!(["metadata"]));
+    let published = out.path().join(format!("items/{id}/{id}.hdf.xml"));
+    assert_eq!(
+        std::fs::read(&published).unwrap(),
+        std::fs::read(&xml).unwrap()
+    );
+
+    // A sidecar that disagrees with the granule, or describes another file, is refused.
+    let original = std::fs::read_to_string(&xml).unwrap();
+    let size = std::fs::metadata(&src).unwrap().len();
+    for (tampered, said) in [
+        (
+            original.replace(
+                "<RangeBeginningDate>2022-02-02<",
+                "<RangeBeginningDate>2022-02-01<",
+            ),
+            "it says RangeBeginning 2022-02-01T00:00:00+00:00 but the file's ECS metadata says 2022-02-02T00:00:00+00:00",
+        ),
+        (
+            original.replace(&format!("<FileSize>{size}<"), "<FileSize>12345<"),
+            "it gives FileSize 12345 but the file has",
+        ),
+    ] {
+        assert_ne!(tampered, original);
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join(src.file_name().unwrap());
+        std::fs::copy(&src, &copy).unwrap();
+        std::fs::write(format!("{}.xml", copy.display()), tampered).unwrap();
+        let run = package_create_items("modis", &[&copy], &dir.path().join("out"), &[]);
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+        let text = text(&run);
+        assert!(text.contains(".hdf.xml: ") && text.contains(said), "{text}");
+        assert!(!dir.path().join(format!("out/items/{id}")).exists());
+    }
 }

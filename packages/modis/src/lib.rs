@@ -12,11 +12,13 @@
 //! bit fields.
 
 pub mod product;
+pub mod sidecar;
 
 use chrono::{NaiveDate, NaiveTime};
 use gdal::{Dataset, Metadata};
 use product::{Family, FileName};
 use serde_json::json;
+use sidecar::Sidecar;
 use stacforge_core::{
     artifact::COG_MEDIA_TYPE, extension, item, provenance, Artifact, Error, Job, Package, Result,
     Timing,
@@ -57,36 +59,108 @@ struct Granule {
     doi: Option<String>,
 }
 
-fn ecs(ds: &Dataset, path: &Path) -> Result<Granule> {
+/// The granule as its ECS metadata describes it, with what the sidecar
+/// says where the file's own metadata is silent (and checked against it
+/// where both speak).
+fn ecs(ds: &Dataset, path: &Path, sidecar: Option<&Sidecar>) -> Result<Granule> {
     let item = |key: &str| ds.metadata_item(key, "").map(|v| v.trim().to_string());
-    let instant = |date: &str, time: &str| -> Result<chrono::DateTime<chrono::Utc>> {
-        let d =
-            item(date).ok_or_else(|| refuse(path, format!("the ECS metadata has no {date}")))?;
+    let instant = |date: &str, time: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let Some(d) = item(date) else {
+            return Ok(None);
+        };
         let d = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
             .map_err(|e| refuse(path, format!("{date} {d:?} is not a date: {e}")))?;
         let t = item(time).unwrap_or_else(|| "00:00:00".to_string());
         let t = NaiveTime::parse_from_str(&t, "%H:%M:%S%.f")
             .map_err(|e| refuse(path, format!("{time} {t:?} is not a time: {e}")))?;
-        Ok(d.and_time(t).and_utc())
+        Ok(Some(d.and_time(t).and_utc()))
     };
-    let start = instant("RANGEBEGINNINGDATE", "RANGEBEGINNINGTIME")?;
-    let end = instant("RANGEENDINGDATE", "RANGEENDINGTIME")?;
+    let missing = |what: &str| {
+        refuse(
+            path,
+            format!("neither the ECS metadata nor a .hdf.xml sidecar gives its {what}"),
+        )
+    };
+    let start = instant("RANGEBEGINNINGDATE", "RANGEBEGINNINGTIME")?
+        .or(sidecar.and_then(|s| s.start))
+        .ok_or_else(|| missing("RANGEBEGINNINGDATE"))?;
+    let end = instant("RANGEENDINGDATE", "RANGEENDINGTIME")?
+        .or(sidecar.and_then(|s| s.end))
+        .ok_or_else(|| missing("RANGEENDINGDATE"))?;
+    let from_sidecar = |f: fn(&Sidecar) -> Option<String>| sidecar.and_then(f);
     Ok(Granule {
         timing: if end > start {
             Timing::Range(start, end)
         } else {
             Timing::Instant(start)
         },
-        horizontal_tile: item("HORIZONTALTILENUMBER").and_then(|v| v.parse().ok()),
-        vertical_tile: item("VERTICALTILENUMBER").and_then(|v| v.parse().ok()),
+        horizontal_tile: item("HORIZONTALTILENUMBER")
+            .and_then(|v| v.parse().ok())
+            .or(sidecar.and_then(|s| s.horizontal_tile)),
+        vertical_tile: item("VERTICALTILENUMBER")
+            .and_then(|v| v.parse().ok())
+            .or(sidecar.and_then(|s| s.vertical_tile)),
         platform: item("PLATFORMSHORTNAME")
             .or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME.1"))
-            .or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME")),
-        short_name: item("SHORTNAME"),
-        version: item("VERSIONID").and_then(|v| v.parse::<u32>().ok().map(|v| format!("{v:03}"))),
-        produced: item("PRODUCTIONDATETIME"),
+            .or_else(|| item("ASSOCIATEDPLATFORMSHORTNAME"))
+            .or_else(|| from_sidecar(|s| s.platform.clone())),
+        short_name: item("SHORTNAME").or_else(|| from_sidecar(|s| s.short_name.clone())),
+        version: item("VERSIONID")
+            .and_then(|v| v.parse::<u32>().ok().map(|v| format!("{v:03}")))
+            .or_else(|| from_sidecar(|s| s.version.clone())),
+        produced: item("PRODUCTIONDATETIME").or_else(|| from_sidecar(|s| s.production.clone())),
         doi: item("identifier_product_doi"),
     })
+}
+
+/// Checks that the sidecar describes this file and this granule: a sidecar
+/// left beside a reprocessed granule, or copied from another tile, must
+/// not lend it its metadata.
+fn check_sidecar(path: &Path, size: u64, sidecar: &Sidecar, granule: &Granule) -> Result<()> {
+    let refuse_with =
+        |message: String| refuse(path, format!("{}: {message}", sidecar.path.display()));
+    if let Some(listed) = sidecar.file_size {
+        if listed != size {
+            return Err(refuse_with(format!(
+                "it gives FileSize {listed} but the file has {size} bytes; it describes another version of the granule"
+            )));
+        }
+    }
+    let differs = |what: &str, theirs: String, ours: String| {
+        refuse_with(format!(
+            "it says {what} {theirs} but the file's ECS metadata says {ours}"
+        ))
+    };
+    if let (Some(a), Some(b)) = (&sidecar.short_name, &granule.short_name) {
+        if a != b {
+            return Err(differs("ShortName", a.clone(), b.clone()));
+        }
+    }
+    if let (Some(a), Some(b)) = (&sidecar.version, &granule.version) {
+        if a != b {
+            return Err(differs("VersionID", a.clone(), b.clone()));
+        }
+    }
+    if let (Some(a), Some(b)) = (sidecar.start, Some(granule.timing.start())) {
+        if a != b {
+            return Err(differs("RangeBeginning", a.to_rfc3339(), b.to_rfc3339()));
+        }
+    }
+    if let (Some(a), Some(b)) = (sidecar.end, Some(granule.timing.end())) {
+        if a != b {
+            return Err(differs("RangeEnding", a.to_rfc3339(), b.to_rfc3339()));
+        }
+    }
+    let tile = |h: Option<u32>, v: Option<u32>| h.zip(v).map(|(h, v)| format!("h{h:02}v{v:02}"));
+    if let (Some(a), Some(b)) = (
+        tile(sidecar.horizontal_tile, sidecar.vertical_tile),
+        tile(granule.horizontal_tile, granule.vertical_tile),
+    ) {
+        if a != b {
+            return Err(differs("tile", a, b));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that the file name (when it follows the LP DAAC convention) and
@@ -199,7 +273,11 @@ impl Package for Modis {
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         let path = &job.source.path;
         let container = inspect::open_container(path)?;
-        let granule = ecs(&container, path)?;
+        let sidecar = sidecar::read(path).map_err(|m| refuse(path, m))?;
+        let granule = ecs(&container, path, sidecar.as_ref())?;
+        if let Some(sidecar) = &sidecar {
+            check_sidecar(path, job.source.size, sidecar, &granule)?;
+        }
         let fields = grid_fields(&container, path)?;
         let mut properties = serde_json::Map::new();
         if let (Some(h), Some(v)) = (granule.horizontal_tile, granule.vertical_tile) {
@@ -292,6 +370,13 @@ impl Package for Modis {
                 }
             }
             artifacts.push(artifact);
+        }
+        if let Some(sidecar) = &sidecar {
+            let mut xml =
+                Artifact::from_file("metadata", &sidecar.path, "application/xml", &["metadata"])?;
+            xml.title = Some("ECS granule metadata (the archive's .hdf.xml)".to_string());
+            xml.properties = properties.clone();
+            artifacts.push(xml);
         }
         Ok(artifacts)
     }

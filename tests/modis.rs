@@ -212,10 +212,15 @@ fn every_product_family_fixture_agrees_with_its_file() {
             .iter()
             .map(|n| n.rsplit(':').next().unwrap().trim_matches('"').to_string())
             .collect();
-        // The family's metadata names only datasets the product has.
-        for named in family.fields.keys() {
-            assert!(fields.contains(named), "{id}: {named} is not in the file");
-        }
+        // The product's item_assets list exactly the datasets the file has.
+        let mut known: Vec<&String> = family.item_assets.keys().collect();
+        let mut have: Vec<String> = fields
+            .iter()
+            .map(|f| stacforge_modis::asset_key(f))
+            .collect();
+        known.sort();
+        have.sort();
+        assert_eq!(known, have.iter().collect::<Vec<_>>(), "{id}: item_assets");
         // One asset per science dataset, and the archive's sidecar when there is one.
         let sidecar = PathBuf::from(format!("{}.xml", src.display())).exists();
         assert_eq!(
@@ -419,5 +424,46 @@ fn the_archive_sidecar_is_published_and_must_agree_with_the_granule() {
         let text = text(&run);
         assert!(text.contains(".hdf.xml: ") && text.contains(said), "{text}");
         assert!(!dir.path().join(format!("out/items/{id}")).exists());
+    }
+}
+
+#[test]
+fn a_product_collection_has_its_item_assets_and_doi() {
+    for (product, version) in [("MOD11A1", "061"), ("MOD13Q1", "006")] {
+        let src = modis_fixtures()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(&format!("{product}.")))
+            .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let id = format!("modis-{product}-{version}");
+        let run = package_create_items("modis", &[&src], out.path(), &["--collection-id", &id]);
+        assert!(run.status.success(), "{}", text(&run));
+        let path = out.path().join("collection.json");
+        let collection = json(&path);
+        if let Some(schemas) = schemas() {
+            let problems = schema_problems(&schemas, &path);
+            assert!(problems.is_empty(), "{id}: {problems:#?}");
+        }
+        assert_eq!(collection["id"], id);
+        assert_eq!(
+            collection["sci:doi"],
+            format!("10.5067/MODIS/{product}.{version}")
+        );
+        assert!(collection["title"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("V{version}")));
+        let stem = src.file_stem().unwrap().to_str().unwrap();
+        let item = json(&out.path().join(format!("items/{stem}/{stem}.json")));
+        assert_eq!(item["collection"], id);
+        let mut described: Vec<&String> = collection["item_assets"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        let mut present: Vec<&String> = item["assets"].as_object().unwrap().keys().collect();
+        described.sort();
+        present.sort();
+        assert_eq!(described, present, "{id}");
     }
 }

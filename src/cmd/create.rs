@@ -100,8 +100,7 @@ fn collection_id(package: &dyn Package, id: &Option<String>) -> anyhow::Result<S
 }
 
 fn write_collection(package: &dyn Package, catalog: &Catalog, id: String) -> anyhow::Result<usize> {
-    let mut collection = package.collection()?;
-    collection.id = id;
+    let collection = package.collection_for(&id)?;
     let written = catalog.write_collection(collection)?;
     Ok(written.links.iter().filter(|l| l.is_item()).count())
 }

@@ -36,6 +36,15 @@ pub trait Package: Send + Sync {
     /// the items by the catalog layer).
     fn collection(&self) -> Result<stac::Collection>;
 
+    /// The collection with id `id`: the package's own, renamed, unless the
+    /// package knows a more specific one by that id (a MODIS product and
+    /// collection version, say, with its `item_assets`).
+    fn collection_for(&self, id: &str) -> Result<stac::Collection> {
+        let mut collection = self.collection()?;
+        collection.id = id.to_string();
+        Ok(collection)
+    }
+
     /// Converts the source into artifacts inside the job's work directory.
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>>;
 

@@ -270,6 +270,56 @@ impl Package for Modis {
         stacforge_core::package::static_collection("modis", COLLECTION)
     }
 
+    /// `modis-<SHORTNAME>-<version>` (e.g. `modis-MOD11A1-061`) is the
+    /// product's own collection: its title, description, DOI, citation and
+    /// `item_assets`.
+    fn collection_for(&self, id: &str) -> Result<stac::Collection> {
+        let mut collection = self.collection()?;
+        collection.id = id.to_string();
+        let Some((short, version)) = id
+            .strip_prefix("modis-")
+            .and_then(|rest| rest.rsplit_once('-'))
+        else {
+            return Ok(collection);
+        };
+        let (Some(family), Some(platform)) = (Family::of(short), product::platform(short)) else {
+            return Ok(collection);
+        };
+        if !family.versions.contains_key(version) {
+            return Ok(collection);
+        }
+        let title = format!(
+            "{} V{version}",
+            family.title.replace("{platform}", platform)
+        );
+        let doi = format!("10.5067/MODIS/{short}.{version}");
+        collection.description = format!(
+            "{} {title}, converted from HDF-EOS2 by stacforge's modis package: one Cloud-Optimized GeoTIFF per science dataset. Each item links to the HDF file it was made from, with its size and checksum.",
+            family.description
+        );
+        collection.title = Some(title.clone());
+        let keywords = collection.keywords.get_or_insert_with(Vec::new);
+        keywords.extend(family.keywords.iter().cloned());
+        keywords.push(short.to_string());
+        let fields = &mut collection.additional_fields;
+        fields.insert("item_assets".into(), json!(family.item_assets));
+        fields.insert("sci:doi".into(), json!(doi));
+        fields.insert(
+            "sci:citation".into(),
+            json!(format!(
+                "{} {title}. {}. https://doi.org/{doi}",
+                family.authors, family.provider
+            )),
+        );
+        collection
+            .extensions
+            .push(extension::SCIENTIFIC.to_string());
+        let mut link = stac::Link::new(format!("https://doi.org/{doi}"), "cite-as");
+        link.title = Some("The product's DOI".to_string());
+        collection.links.push(link);
+        Ok(collection)
+    }
+
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         let path = &job.source.path;
         let container = inspect::open_container(path)?;
@@ -344,7 +394,7 @@ impl Package for Modis {
             profile.footprint = Some(footprint::of_extent(&profile, path)?);
             profile.timing = Some(granule.timing);
             let description = profile.bands.first().and_then(|b| b.description.clone());
-            let mut artifact = Artifact::from_file(key, &out, COG_MEDIA_TYPE, &["data"])?;
+            let mut artifact = Artifact::from_file(key.clone(), &out, COG_MEDIA_TYPE, &["data"])?;
             artifact.title = description.or(Some(field.replace('_', " ")));
             artifact.header_size = Some(report.header_size);
             artifact.raster = Some(profile);
@@ -353,19 +403,18 @@ impl Package for Modis {
                 if let Some(gsd) = family.gsd.get(&grid) {
                     artifact.asset_fields.insert("gsd".into(), json!(gsd));
                 }
-                if let Some(info) = family.fields.get(&field) {
-                    if let Some(roles) = &info.roles {
-                        artifact.roles = roles.clone();
+                // Roles, classes and bit fields as the product's item_assets give them.
+                if let Some(known) = family.item_assets.get(&key) {
+                    if let Some(roles) = known.get("roles").and_then(|r| r.as_array()) {
+                        artifact.roles = roles
+                            .iter()
+                            .filter_map(|r| r.as_str().map(str::to_string))
+                            .collect();
                     }
-                    if let Some(classes) = &info.classes {
-                        artifact
-                            .asset_fields
-                            .insert("classification:classes".into(), classes.clone());
-                    }
-                    if let Some(bitfields) = &info.bitfields {
-                        artifact
-                            .asset_fields
-                            .insert("classification:bitfields".into(), bitfields.clone());
+                    for field in ["classification:classes", "classification:bitfields"] {
+                        if let Some(value) = known.get(field) {
+                            artifact.asset_fields.insert(field.into(), value.clone());
+                        }
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! What a granule is: its product, collection version, tile and dates from
 //! the LP DAAC file name, and each product family's static metadata
 //! (`data/products/<family>.json`: titles, descriptions, authors, grid
-//! resolutions, and the classes and bit fields of its science datasets).
+//! resolutions, and `item_assets`: each science dataset's asset as items
+//! have it, with the classes and bit fields of categorical and QA datasets).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Deserialize;
@@ -43,28 +44,14 @@ pub struct Family {
     pub keywords: Vec<String>,
     /// Collection versions: "006", "061".
     pub versions: BTreeMap<String, VersionInfo>,
-    /// Science datasets with more to say than the file does.
-    #[serde(default)]
-    pub fields: BTreeMap<String, FieldInfo>,
+    /// Each science dataset's asset, by asset key: title, media type,
+    /// roles, gsd, bands, and classification classes or bit fields.
+    pub item_assets: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct VersionInfo {
     pub status: String,
-}
-
-/// What a science dataset's asset gets beyond what the file says.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct FieldInfo {
-    /// Classification extension classes (values of a categorical field).
-    #[serde(default)]
-    pub classes: Option<Value>,
-    /// Classification extension bit fields (QA words).
-    #[serde(default)]
-    pub bitfields: Option<Value>,
-    /// Asset roles (default `data`).
-    #[serde(default)]
-    pub roles: Option<Vec<String>>,
 }
 
 impl Family {
@@ -154,6 +141,7 @@ mod tests {
             assert!(family.title.contains("{platform}"), "{}", family.family);
             assert!(family.versions.contains_key("061"), "{}", family.family);
             assert!(!family.gsd.is_empty(), "{}", family.family);
+            assert!(!family.item_assets.is_empty(), "{}", family.family);
         }
     }
 

@@ -196,12 +196,17 @@ fn check_name(path: &Path, name: &FileName, granule: &Granule) -> Result<()> {
             ));
         }
     }
-    let start = granule.timing.start().date_naive();
-    if start != name.acquired {
+    // The name's date is the period's first day, except for products named
+    // by another day of it (MCD43's 16-day window is named by its 9th day).
+    let (start, end) = (
+        granule.timing.start().date_naive(),
+        granule.timing.end().date_naive(),
+    );
+    if name.acquired < start || name.acquired > end {
         return Err(disagree(
-            "acquisition start",
+            "acquisition date",
             name.acquired.to_string(),
-            start.to_string(),
+            format!("the period {start} to {end}"),
         ));
     }
     Ok(())

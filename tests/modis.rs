@@ -425,6 +425,18 @@ fn the_archive_sidecar_is_published_and_must_agree_with_the_granule() {
         assert!(text.contains(".hdf.xml: ") && text.contains(said), "{text}");
         assert!(!dir.path().join(format!("out/items/{id}")).exists());
     }
+    // The same times written with another precision agree.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(src.file_name().unwrap());
+    std::fs::copy(&src, &copy).unwrap();
+    let coarser = original.replace(
+        "<RangeEndingTime>23:59:59.999999<",
+        "<RangeEndingTime>23:59:59<",
+    );
+    assert_ne!(coarser, original);
+    std::fs::write(format!("{}.xml", copy.display()), coarser).unwrap();
+    let run = package_create_items("modis", &[&copy], &dir.path().join("out"), &[]);
+    assert!(run.status.success(), "{}", text(&run));
 }
 
 #[test]

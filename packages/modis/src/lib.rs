@@ -141,14 +141,17 @@ fn check_sidecar(path: &Path, size: u64, sidecar: &Sidecar, granule: &Granule) -
             return Err(differs("VersionID", a.clone(), b.clone()));
         }
     }
-    if let (Some(a), Some(b)) = (sidecar.start, Some(granule.timing.start())) {
-        if a != b {
-            return Err(differs("RangeBeginning", a.to_rfc3339(), b.to_rfc3339()));
-        }
-    }
-    if let (Some(a), Some(b)) = (sidecar.end, Some(granule.timing.end())) {
-        if a != b {
-            return Err(differs("RangeEnding", a.to_rfc3339(), b.to_rfc3339()));
+    // To the second: archives write the fractions with different precision
+    // (23:59:59 against 23:59:59.999999).
+    let second = |t: chrono::DateTime<chrono::Utc>| t.timestamp();
+    for (what, theirs, ours) in [
+        ("RangeBeginning", sidecar.start, granule.timing.start()),
+        ("RangeEnding", sidecar.end, granule.timing.end()),
+    ] {
+        if let Some(theirs) = theirs {
+            if second(theirs) != second(ours) {
+                return Err(differs(what, theirs.to_rfc3339(), ours.to_rfc3339()));
+            }
         }
     }
     let tile = |h: Option<u32>, v: Option<u32>| h.zip(v).map(|(h, v)| format!("h{h:02}v{v:02}"));

@@ -301,10 +301,18 @@ def tasks(bin: str, inputs: dict[str, list[Path]]) -> list[Task]:
 # ---------------------------------------------------------------- limits
 
 
-def hardware_limits(w1: list[Path], work: Path, quick: bool) -> dict:
-    """Single-core DEFLATE (libdeflate level 6, GDAL's) and zstd (level 9,
-    GDAL's) throughput on W1's bytes after the horizontal predictor, in
-    512 x 512 tiles as a COG stores them; and disk write throughput with fsync."""
+def hardware_limits(w1: list[Path] | None, work: Path, quick: bool) -> dict:
+    """Disk write throughput with fsync; and, with W1, single-core DEFLATE
+    (libdeflate level 6, GDAL's) and zstd (level 9, GDAL's) throughput on
+    W1's bytes after the horizontal predictor, in 512 x 512 tiles as a COG
+    stores them."""
+    limits = disk_limit(work, quick)
+    if w1:
+        limits.update(compression_limits(w1))
+    return limits
+
+
+def compression_limits(w1: list[Path]) -> dict:
     import deflate
     import zstandard
 
@@ -328,6 +336,11 @@ def hardware_limits(w1: list[Path], work: Path, quick: bool) -> dict:
                 compress(t)
             best = min(best, time.perf_counter() - t0)
         limits[f"{name}_MBps_per_core"] = raw / best / 1e6
+    return limits
+
+
+def disk_limit(work: Path, quick: bool) -> dict:
+    limits = {}
     block = np.random.default_rng(0).bytes(8 << 20)
     total = (128 if quick else 1024) << 20
     path = work / ".disk-probe"
@@ -366,14 +379,20 @@ def versions(bin: str) -> dict:
 
 
 def table(results: list[dict], limits: dict) -> str:
-    rows = ["| Task | Tool | Median s | Min–max s | Peak RSS MiB | Throughput | Peer / stacforge | Of limit |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| Task | Tool | Median s | Min–max s | Peak RSS MiB | Throughput | Peer / stacforge | Written MB | Of compression limit | Of disk limit |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = "—" if r["tool"] == "stacforge" else f"{r['ratio']:.2f}×"
         limit = f"{r['of_limit']:.0%}" if r.get("of_limit") is not None else ""
+        disk = f"{r['of_disk']:.1%}" if r.get("of_disk") is not None else ""
         rows.append(f"| {r['title']} | {r['tool']} | {r['median_s']:.2f} | {r['min_s']:.2f}–{r['max_s']:.2f} | "
-                    f"{r['peak_rss_MiB']:.0f} | {r['throughput']:.1f} {r['unit']} | {ratio} | {limit} |")
+                    f"{r['peak_rss_MiB']:.0f} | {r['throughput']:.1f} {r['unit']} | {ratio} | "
+                    f"{r['written_MB']:.1f} | {limit} | {disk} |")
     return "\n".join(rows)
+
+
+def tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def targets(results: list[dict]) -> list[str]:
@@ -432,7 +451,7 @@ def main() -> int:
     chosen = [t for t in tasks(args.bin, inputs) if t.name in {c.name for c in chosen}]
 
     warm_up(args.bin, inputs)
-    limits = hardware_limits(inputs["W1"], work, args.quick) if "W1" in inputs else {}
+    limits = hardware_limits(inputs.get("W1"), work, args.quick)
     if limits:
         print("machine limits: " + ", ".join(f"{k} {v:.0f}" for k, v in limits.items()), flush=True)
     results, checks, failed = [], {}, []
@@ -456,6 +475,7 @@ def main() -> int:
             checks[task.name] = f"DIFFERENT: {e}"
             failed.append(task.name)
             print(f"{task.name}: OUTPUTS DIFFER: {e}", flush=True)
+        written = {name: tree_bytes(folder) for name, folder in outs.items()}
         base = statistics.median(m.seconds for m in measures["stacforge"])
         raw_bytes = sum(4 / 3 * read_shape_bytes(p) for p in sources) if task.limit else 0
         for c in task.contenders:
@@ -466,7 +486,9 @@ def main() -> int:
                 "median_s": med, "min_s": min(secs), "max_s": max(secs),
                 "peak_rss_MiB": statistics.median(m.peak_kb for m in measures[c.name]) / 1024,
                 "throughput": amount / med, "unit": task.unit, "ratio": med / base,
-                "of_limit": None,
+                "of_limit": None, "written_MB": written[c.name] / 1e6,
+                # The time the disk needs for what the tool wrote, over the measured time.
+                "of_disk": written[c.name] / 1e6 / limits["disk_write_MBps"] / med,
             }
             if task.limit:
                 limit_s = raw_bytes / 1e6 / (limits[f"{task.limit}_MBps_per_core"] * CORES)
@@ -484,12 +506,17 @@ def main() -> int:
     sizes = workloads.SIZES[size_name]
     report.append("Workloads: " + "; ".join(f"{w} {sizes[w]} ({len(inputs[w])} files, "
                                             f"{sum(p.stat().st_size for p in inputs[w]) / 1e6:.0f} MB)" for w in needed) + ".")
-    if limits:
-        report.append("")
+    report.append("")
+    if "deflate_MBps_per_core" in limits:
         report.append(f"Machine limits: DEFLATE {limits['deflate_MBps_per_core']:.0f} MB/s per core (libdeflate level 6), "
                       f"zstd {limits['zstd_MBps_per_core']:.0f} MB/s per core (level 9), on W1 tiles after the predictor; "
-                      f"disk writes {limits['disk_write_MBps']:.0f} MB/s (fsync). \"Of limit\" is the time all "
-                      f"{CORES} cores would need just to compress the pixels and overviews, over the measured time.")
+                      f"disk writes {limits['disk_write_MBps']:.0f} MB/s (fsync). \"Of compression limit\" (W1) is the "
+                      f"time all {CORES} cores would need just to compress the pixels and overviews, over the measured "
+                      "time; \"Of disk limit\" is the time the disk needs to write what the tool wrote, over the "
+                      "measured time.")
+    else:
+        report.append(f"Machine limits: disk writes {limits['disk_write_MBps']:.0f} MB/s (fsync); \"Of disk limit\" is "
+                      "the time the disk needs to write what the tool wrote, over the measured time.")
     report += ["", table(results, limits), "", "Equivalence checks:", ""]
     report += [f"- {k}: {v}" for k, v in checks.items()]
     report += ["", "Targets:", ""] + targets(results)

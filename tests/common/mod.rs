@@ -194,6 +194,15 @@ pub fn schema_problems(schemas: &Path, path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Asserts a STAC document is valid against the official schemas, when
+/// they are present (tests skip the check, saying so, when they are not).
+pub fn assert_schema_valid(path: &Path) {
+    if let Some(schemas) = schemas() {
+        let problems = schema_problems(&schemas, path);
+        assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+    }
+}
+
 /// Reads a JSON file.
 pub fn json(path: &Path) -> Value {
     serde_json::from_slice(

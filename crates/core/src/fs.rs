@@ -9,7 +9,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let tmp = tmp_sibling(path);
+    let tmp = hidden_sibling(path, "stacforge-tmp", "");
     let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -17,15 +17,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
-/// A hidden name beside `path`, unique in this process.
-fn tmp_sibling(path: &Path) -> PathBuf {
+/// A hidden name beside `path`, unique in this process and no reader
+/// expects: `.<name>.<tag>-<pid>-<n><suffix>` (a suffix such as `.tif` for
+/// libraries that choose a format by extension).
+pub fn hidden_sibling(path: &Path, tag: &str, suffix: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.stacforge-tmp-{}-{n}", std::process::id()))
+    path.with_file_name(format!(".{name}.{tag}-{}-{n}{suffix}", std::process::id()))
 }
 
 #[cfg(test)]

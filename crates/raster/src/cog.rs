@@ -7,7 +7,6 @@ use crate::{gdal_app, inspect, Error, Result};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -341,16 +340,7 @@ impl CogOptions {
 
 /// A file name in the destination's directory that no reader expects.
 fn partial_path(dst: &Path) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let name = dst
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dst.with_file_name(format!(
-        ".{name}.partial-{}-{}.tif",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
+    stacforge_core::fs::hidden_sibling(dst, "partial", ".tif")
 }
 
 /// Removes a partial output and any side files GDAL left beside it.

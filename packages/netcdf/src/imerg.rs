@@ -136,7 +136,9 @@ impl Package for Imerg {
     }
 
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
-        let mut stac_item = self.slicer(job).describe(job, artifacts)?;
+        // Describing opens no file: the group only matters to convert.
+        let slicer = NetCdf::new(self.cog.clone(), SliceOptions::default());
+        let mut stac_item = slicer.describe(job, artifacts)?;
         let slice_times = ["datetime", "start_datetime", "end_datetime"];
         if let Some(first) = artifacts.first() {
             for (key, value) in &first.properties {

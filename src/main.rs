@@ -55,6 +55,32 @@ pub fn describe(err: &anyhow::Error) -> String {
     text
 }
 
+/// The exit code of a command that failed outright: 1 when an input is
+/// at fault (unreadable, corrupt, inconsistent, refused: the README's
+/// "some inputs failed"), 2 for usage and configuration errors.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    fn of(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+        use stacforge_core::Error as Core;
+        if let Some(e) = cause.downcast_ref::<stacforge_raster::Error>() {
+            return Some(match e {
+                stacforge_raster::Error::InvalidOption { .. } => 2,
+                _ => 1,
+            });
+        }
+        if cause.is::<stacforge_array::Error>() {
+            return Some(1);
+        }
+        match cause.downcast_ref::<Core>()? {
+            Core::InvalidDatetime { .. } | Core::InvalidId { .. } | Core::Metadata { .. } => {
+                Some(2)
+            }
+            Core::Convert(inner) => Some(of(inner.as_ref()).unwrap_or(1)),
+            _ => Some(1),
+        }
+    }
+    err.chain().find_map(of).unwrap_or(2)
+}
+
 /// How a command ended, when it did not fail outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -107,8 +133,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("error: {}", describe(&err));
-            ExitCode::from(2)
+            eprintln!("error: {}", stacforge_core::href::redact(&describe(&err)));
+            ExitCode::from(exit_code(&err))
         }
     }
 }

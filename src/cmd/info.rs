@@ -20,8 +20,15 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         statistics: !args.quick,
         footprint: !args.quick,
     };
-    let profile = inspect(&args.src, &options)?;
     let layout = layout::check(&args.src).ok();
+    if let Some(reason) = layout.as_ref().and_then(|r| r.truncated.clone()) {
+        return Err(stacforge_raster::Error::Tiff {
+            path: args.src.clone(),
+            reason,
+        }
+        .into());
+    }
+    let profile = inspect(&args.src, &options)?;
     if args.json {
         let out = serde_json::json!({
             "path": args.src,

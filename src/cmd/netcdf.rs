@@ -364,6 +364,42 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Refuses an output that is one of the sources (writing it would
+/// destroy the source).
+fn refuse_source_as_output(out: &Path, sources: &[PathBuf]) -> anyhow::Result<()> {
+    let Ok(out_abs) = out.canonicalize() else {
+        return Ok(()); // it does not exist yet
+    };
+    for source in sources {
+        if source
+            .canonicalize()
+            .is_ok_and(|s| s == out_abs || s.starts_with(&out_abs))
+        {
+            anyhow::bail!(
+                "{}: --out is the source {} (or holds it); writing there would destroy the source",
+                out.display(),
+                source.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Takes the lock on a local output (waiting for another writer), and
+/// removes what killed runs left beside it.
+fn lock_output(out: &Path) -> anyhow::Result<stacforge_core::fs::Lock> {
+    let lock = stacforge_core::fs::Lock::acquire(
+        &stacforge_core::fs::lock_path(out),
+        &out.display().to_string(),
+    )
+    .with_context(|| format!("{}: cannot take its lock", out.display()))?;
+    for stale in stacforge_core::fs::remove_stale_siblings(out, &["stacforge-new", "stacforge-tmp"])
+    {
+        eprintln!("{}: removed, left by an interrupted run", stale.display());
+    }
+    Ok(lock)
+}
+
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     path.canonicalize()
         .with_context(|| format!("{}", path.display()))
@@ -408,6 +444,14 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         );
     }
     validate_id(&item_id)?;
+    refuse_source_as_output(&local, &recipe.sources)?;
+    let _lock = (!remote).then(|| lock_output(&local)).transpose()?;
+    if !remote && !args.append && !parquet && local.exists() && !refs::is_json_refs(&local) {
+        anyhow::bail!(
+            "{}: it exists and is not a reference file stacforge wrote; nothing was replaced (remove it yourself or choose another --out)",
+            local.display()
+        );
+    }
     let (references, added, skipped) = if args.append {
         let existing = read_refs(&local)?;
         let (r, outcome) = refs::append(&recipe, &existing, &local, &options)?;

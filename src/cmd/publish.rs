@@ -36,6 +36,11 @@ pub struct Args {
     /// Upload everything, even objects the destination already has.
     #[arg(long)]
     force: bool,
+    /// Publish items whose assets are at absolute local paths (`/data/x.tif`,
+    /// `file://…`) with those hrefs as they are; by default such a catalog is
+    /// refused, since readers elsewhere cannot reach those files.
+    #[arg(long)]
+    allow_external: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -44,8 +49,9 @@ pub struct Args {
 }
 
 fn print(report: &Report, destination: &str) {
+    let destination = &stacforge_core::href::redact(destination);
     for (path, reason) in &report.failed {
-        eprintln!("FAILED {path}: {reason}");
+        eprintln!("FAILED {path}: {}", stacforge_core::href::redact(reason));
     }
     for external in &report.external {
         eprintln!("note: kept as is (outside the catalog): {external}");
@@ -67,6 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         let options = PublishOptions {
             public_url: args.public_url.clone(),
             force: args.force,
+            allow_external: args.allow_external,
         };
         let report = publish(&args.catalog, &to, &options)?;
         print(&report, to.location());
@@ -75,7 +82,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     }
     if let Some(api) = &args.to_api {
         if failed {
-            anyhow::bail!("not registering in {api}: some files were not published (see above); run again to finish");
+            anyhow::bail!(
+                "not registering in {}: some files were not published (see above); run again to finish",
+                stacforge_core::href::redact(api)
+            );
         }
         let options = ApiOptions {
             token: args.token.clone(),

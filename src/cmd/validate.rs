@@ -37,7 +37,15 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
         let entries =
             std::fs::read_dir(path).with_context(|| format!("{}: cannot list", path.display()))?;
         for entry in entries {
-            collect(&entry?.path(), out)?;
+            let entry = entry?;
+            // Hidden entries are stacforge's own bookkeeping
+            // (`.stacforge/`) or temporary files; linked directories are
+            // not walked (a link loop would never end).
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let linked_dir = entry.file_type()?.is_symlink() && entry.path().is_dir();
+            if !hidden && !linked_dir {
+                collect(&entry.path(), out)?;
+            }
         }
     } else if path.is_file() {
         let ext = path
@@ -67,7 +75,11 @@ fn check_assets(path: &Path, doc: &Value, problems: &mut Vec<String>) {
         if href.contains("://") || href.starts_with('/') {
             continue;
         }
-        let file = base.join(href);
+        let Some(relative) = stacforge_core::href::decode(href) else {
+            problems.push(format!("/assets/{key}: {href} has a malformed %-escape"));
+            continue;
+        };
+        let file = base.join(relative);
         let Ok(meta) = std::fs::metadata(&file) else {
             problems.push(format!(
                 "/assets/{key}: {href} does not exist ({})",

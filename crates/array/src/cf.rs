@@ -303,6 +303,37 @@ fn parse_epoch(text: &str) -> Option<((i64, i64, i64), f64)> {
 }
 
 /// Whether a variable is a time coordinate: `units` of the form
+/// Whether two values of the encoding attribute `key` mean the same: equal,
+/// or for `calendar` two names of one CF calendar (`gregorian` is
+/// `standard`, which is also what an absent calendar means), and for time
+/// `units` the same unit and epoch however written (`days since 1800-01-01`
+/// and `days since 1800-01-01 00:00:00`).
+pub fn same_encoding(key: &str, a: Option<&Value>, b: Option<&Value>) -> bool {
+    if a == b {
+        return true;
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    match key {
+        "calendar" => {
+            let calendar = |v: Option<&Value>| match v {
+                None => Some(Calendar::Standard),
+                Some(_) => text(v).as_deref().and_then(Calendar::parse),
+            };
+            calendar(a).is_some_and(|c| Some(c) == calendar(b))
+        }
+        "units" => match (text(a), text(b)) {
+            (Some(x), Some(y)) if x.contains(" since ") && y.contains(" since ") => {
+                match (TimeUnits::parse(&x, None), TimeUnits::parse(&y, None)) {
+                    (Ok(p), Ok(q)) => p == q,
+                    _ => false,
+                }
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// `<unit> since <date>`, or `axis = T` / `standard_name = time`.
 pub fn is_time(var: &Variable) -> bool {
     var.attr_str("units").is_some_and(|u| u.contains(" since "))

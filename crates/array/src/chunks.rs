@@ -66,6 +66,8 @@ pub struct ChunkLoc {
 pub struct H5File {
     path: PathBuf,
     file: hdf5::File,
+    /// The file's length, which no chunk may pass.
+    len: u64,
 }
 
 impl H5File {
@@ -76,10 +78,32 @@ impl H5File {
             path: path.to_path_buf(),
             message: format!("not an HDF5 file: {e}"),
         })?;
+        let len = std::fs::metadata(path)
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
         Ok(H5File {
             path: path.to_path_buf(),
             file,
+            len,
         })
+    }
+
+    /// Refuses data that the index places past the end of the file.
+    fn check_inside(&self, name: &str, addr: u64, size: u64) -> Result<()> {
+        if addr.saturating_add(size) > self.len {
+            return Err(Error::Read {
+                path: self.path.clone(),
+                what: format!("dataset `{name}`"),
+                message: format!(
+                    "its data at byte {addr} ({size} bytes) lies past the end of the file ({} bytes; truncated?)",
+                    self.len
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn dataset(&self, name: &str) -> Result<hdf5::Dataset> {
@@ -112,10 +136,13 @@ impl H5File {
                     .map(|&n| n as u64)
                     .collect(),
             ),
-            hdf5::dataset::Layout::Contiguous => Layout::Contiguous {
-                addr: ds.offset(),
-                size: ds.storage_size(),
-            },
+            hdf5::dataset::Layout::Contiguous => {
+                let (addr, size) = (ds.offset(), ds.storage_size());
+                if let Some(addr) = addr {
+                    self.check_inside(name, addr, size)?;
+                }
+                Layout::Contiguous { addr, size }
+            }
             _ => Layout::Compact,
         };
         let filters = ds
@@ -159,6 +186,9 @@ impl H5File {
                 what: format!("the chunk index of `{name}`"),
                 message: format!("no chunk at {offset:?}"),
             });
+        }
+        if addr != u64::MAX && size > 0 {
+            self.check_inside(name, addr, size)?;
         }
         Ok((addr != u64::MAX && size > 0).then_some(ChunkLoc {
             addr,

@@ -66,6 +66,15 @@ impl Variable {
         number(self.attrs.get(name)?)
     }
 
+    /// Its type for messages: the NetCDF name (`float`, `short`, `char`).
+    pub fn type_name(&self) -> String {
+        match (self.dtype, &self.other_type) {
+            (Some(t), _) => t.v3_name().to_string(),
+            (None, Some(other)) => other.clone(),
+            (None, None) => "of unknown type".to_string(),
+        }
+    }
+
     /// Bytes per step along the first dimension (the whole variable when it
     /// has no dimensions).
     pub fn bytes_per_step(&self) -> usize {
@@ -297,6 +306,7 @@ fn open(path: &Path) -> Result<netcdf::File> {
             message: "it is a directory".into(),
         });
     }
+    crate::nc3::check_complete(path)?;
     netcdf::open(path).map_err(|e| Error::Open {
         path: path.to_path_buf(),
         message: match e.to_string() {

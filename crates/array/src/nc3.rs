@@ -114,10 +114,82 @@ pub fn element_type(nc_type: u64) -> Option<ElementType> {
 /// Reads the header of the classic file at `path`; `None` when it is not
 /// one (NetCDF-4/HDF5 files are not).
 pub fn read_header(path: &Path) -> Result<Option<Header>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    use std::io::Read;
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Headers are small: read the first MiB, and the whole file only when
+    // the header runs past it.
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(HEADER_PREFIX)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    match parse(path, &bytes) {
+        Err(_) if bytes.len() as u64 == HEADER_PREFIX => {
+            file.read_to_end(&mut bytes).map_err(io)?;
+            parse(path, &bytes)
+        }
+        parsed => parsed,
+    }
+}
+
+/// How much of a file is read first for its header.
+const HEADER_PREFIX: u64 = 1 << 20;
+
+/// Checks that a classic file holds every byte its header declares (every
+/// variable's data, every record); `Ok` for files that are not classic.
+/// netCDF-C reads the missing part of a truncated file as zeros.
+pub fn check_complete(path: &Path) -> Result<()> {
+    let Some(header) = read_header(path)? else {
+        return Ok(());
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if let Some((name, end)) = header.declared_end() {
+        if end > len {
+            return Err(Error::Read {
+                path: path.to_path_buf(),
+                what: format!("variable `{name}`"),
+                message: format!(
+                    "the header declares data up to byte {end} but the file has {len} bytes (truncated?)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Header {
+    /// The variable whose data ends last, and where it ends (`None` for a
+    /// file without data, or streamed with an unknown record count).
+    pub fn declared_end(&self) -> Option<(&str, u64)> {
+        let streaming = self.numrecs == u64::from(u32::MAX) || self.numrecs == u64::MAX;
+        self.vars
+            .iter()
+            .filter(|(_, p)| !(p.record && streaming))
+            .filter_map(|(name, p)| {
+                let end = if p.record {
+                    if self.numrecs == 0 {
+                        return None;
+                    }
+                    p.begin + (self.numrecs - 1) * self.recsize + p.size
+                } else {
+                    p.begin + p.size
+                };
+                Some((name.as_str(), end))
+            })
+            .max_by_key(|(_, end)| *end)
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<Option<Header>> {
     let version = match bytes.get(..4) {
         Some([b'C', b'D', b'F', v @ (1 | 2 | 5)]) => *v,
         _ => return Ok(None),
@@ -128,7 +200,7 @@ pub fn read_header(path: &Path) -> Result<Option<Header>> {
         message: "it ends early or holds an unknown type (truncated or corrupt?)".into(),
     };
     let mut c = Cursor {
-        bytes: &bytes,
+        bytes,
         at: 4,
         wide: version == 5,
     };

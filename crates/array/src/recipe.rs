@@ -126,6 +126,18 @@ pub struct Plan {
     group: Option<String>,
     /// How variables are unpacked, when the recipe decodes them.
     decoders: BTreeMap<String, Decoder>,
+    /// The values of the variables not along the concatenation dimension
+    /// (the grid: coordinates, masks, grid mappings), as the first source
+    /// stores them; every source shares them.
+    grid: Vec<GridValues>,
+}
+
+/// One variable's values off the concatenation dimension.
+#[derive(Debug, Clone)]
+struct GridValues {
+    name: String,
+    dtype: Option<ElementType>,
+    bytes: Vec<u8>,
 }
 
 /// CF unpacking of one variable: stored values of `from` become
@@ -210,6 +222,41 @@ impl Plan {
     /// no gap wider than the axis step.
     pub fn check_continues(&self, origin: &Path, before: &[f64]) -> Result<()> {
         check_axis(&self.sources, Some((origin, before)))
+    }
+
+    /// Checks that the planned sources' grid (every variable not along the
+    /// concatenation dimension, coordinates by value) equals the one
+    /// already in the store or references at `origin`, whose values
+    /// `stored` gives by variable name (`None` where it cannot say).
+    /// `holder` names the file those values came from, for the message.
+    pub fn check_grid(
+        &self,
+        origin: &Path,
+        holder: &str,
+        mut stored: impl FnMut(&str) -> Result<Option<Vec<f64>>>,
+    ) -> Result<()> {
+        let Some(first) = self.sources.first() else {
+            return Ok(());
+        };
+        for g in &self.grid {
+            let Some(dtype) = g.dtype else { continue };
+            let Some(before) = stored(&g.name)? else {
+                continue;
+            };
+            let now = dtype.to_f64(&g.bytes);
+            if let Some(difference) = first_value_difference(&before, &now) {
+                return Err(Error::Mismatch {
+                    first: PathBuf::from(holder),
+                    second: first.inventory.path.clone(),
+                    difference: format!(
+                        "the values of `{}` (not along the concatenation dimension) differ from {}: {difference}",
+                        g.name,
+                        origin.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The concatenation coordinate values of the `i`-th source (in its units).
@@ -323,6 +370,7 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
     let (selected, placeholders, mut warnings) = select(&first, &recipe.variables)?;
     let concat = concat_dim.as_deref();
     let grid = grid_values(&first, &first_reader, &selected, concat)?;
+    check_coordinates_defined(&first, &grid)?;
     let mut placed: Vec<Placed> = Vec::new();
     let mut first_reader = Some(first_reader);
     for (i, path) in recipe.sources.iter().enumerate() {
@@ -342,11 +390,18 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
                 .zip(grid_values(&inventory, &reader, &selected, concat)?)
             {
                 if *expected != found {
+                    let dtype = inventory.var(name).and_then(|v| v.dtype);
+                    let detail = dtype
+                        .and_then(|t| {
+                            first_value_difference(&t.to_f64(expected), &t.to_f64(&found))
+                        })
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default();
                     return Err(Error::Mismatch {
                         first: first.path.clone(),
                         second: inventory.path.clone(),
                         difference: format!(
-                            "the values of `{name}` (not along the concatenation dimension) differ"
+                            "the values of `{name}` (not along the concatenation dimension) differ{detail}"
                         ),
                     });
                 }
@@ -375,6 +430,15 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
                     let whole: Vec<Range<usize>> = coord.shape.iter().map(|&n| 0..n).collect();
                     p.coord_bytes = reader.read(&coord.name, &whole)?;
                     p.coords = dtype.to_f64(&p.coord_bytes);
+                    if let Some(at) = p.coords.iter().position(|v| !v.is_finite()) {
+                        return Err(Error::Unsupported {
+                            path: p.inventory.path.clone(),
+                            message: format!(
+                                "coordinate `{}` has no value ({}) at index {at}",
+                                coord.name, p.coords[at]
+                            ),
+                        });
+                    }
                 }
                 if cf::is_time(&coord) {
                     let times =
@@ -451,7 +515,16 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
         })
         .collect();
     let attrs = first.attrs.clone();
+    let grid = grid
+        .into_iter()
+        .map(|(name, bytes)| GridValues {
+            dtype: first.var(&name).and_then(|v| v.dtype),
+            name,
+            bytes,
+        })
+        .collect();
     Ok(Plan {
+        grid,
         sources: placed,
         concat_dim,
         specs,
@@ -561,10 +634,11 @@ fn check_consistent(
     for name in selected {
         let va = a.var(name).expect("selected from a");
         let vb = b.var(name).expect("checked above");
-        if va.dtype != vb.dtype {
+        if va.dtype != vb.dtype || va.other_type != vb.other_type {
             return Err(mismatch(format!(
-                "`{name}` is {:?} in the first and {:?} in the second",
-                va.dtype, vb.dtype
+                "`{name}` is {} in the first and {} in the second",
+                va.type_name(),
+                vb.type_name()
             )));
         }
         if va.dims != vb.dims {
@@ -588,7 +662,7 @@ fn check_consistent(
             )));
         }
         for key in ENCODING_ATTRIBUTES {
-            if va.attrs.get(*key) != vb.attrs.get(*key) {
+            if !cf::same_encoding(key, va.attrs.get(*key), vb.attrs.get(*key)) {
                 return Err(mismatch(format!(
                     "`{name}:{key}` is {} in the first and {} in the second",
                     show(va.attrs.get(*key)),
@@ -618,6 +692,46 @@ fn grid_values(
         values.push((name.clone(), reader.read(name, &ranges)?));
     }
     Ok(values)
+}
+
+/// Refuses coordinate variables (1-D, named as their dimension) with a
+/// missing (NaN or infinite) value: cells would have no place.
+fn check_coordinates_defined(inventory: &Inventory, grid: &[(String, Vec<u8>)]) -> Result<()> {
+    for (name, bytes) in grid {
+        let Some(var) = inventory.var(name) else {
+            continue;
+        };
+        let (Some(dtype), [dim]) = (var.dtype, var.dims.as_slice()) else {
+            continue;
+        };
+        if dim != name && !cf::is_coordinate(inventory, name) {
+            continue;
+        }
+        let values = dtype.to_f64(bytes);
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Unsupported {
+                path: inventory.path.clone(),
+                message: format!(
+                    "coordinate `{name}` has no value ({}) at index {at}",
+                    values[at]
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where two value lists first differ (NaN equals NaN), for messages.
+fn first_value_difference(before: &[f64], now: &[f64]) -> Option<String> {
+    if before.len() != now.len() {
+        return Some(format!("{} values against {}", before.len(), now.len()));
+    }
+    let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+    let at = before.iter().zip(now).position(|(a, b)| !same(*a, *b))?;
+    Some(format!(
+        "at index {at} it is {} there and {} here",
+        before[at], now[at]
+    ))
 }
 
 fn same_number(a: Option<f64>, b: Option<f64>) -> bool {
@@ -852,16 +966,29 @@ pub fn write(
     overwrite: bool,
     progress: Progress,
 ) -> Result<Outcome> {
-    if out.exists() && !overwrite {
-        return Err(Error::Store {
-            store: out.to_path_buf(),
-            message:
-                "it already exists; append to it with --append, or replace it with --overwrite"
-                    .into(),
-        });
+    let _lock = lock(out)?;
+    if out.exists() {
+        if !overwrite {
+            return Err(Error::Store {
+                store: out.to_path_buf(),
+                message:
+                    "it already exists; append to it with --append, or replace it with --overwrite"
+                        .into(),
+            });
+        }
+        // Only a store stacforge made is ever replaced.
+        StoreMeta::read(out)
+            .and_then(|meta| store_record(&meta, out))
+            .map_err(|e| Error::Store {
+                store: out.to_path_buf(),
+                message: format!(
+                    "--overwrite replaces only a Zarr store stacforge wrote, and this is not one ({e}); remove it yourself or choose another --out"
+                ),
+            })?;
     }
+    refuse_sources_inside(out, plan)?;
     let staging = sibling(out, "stacforge-new");
-    let _cleanup = RemoveOnDrop(staging.clone());
+    let _cleanup = stacforge_core::fs::Cleanup::new(staging.clone());
     let mut attrs = plan.attrs.clone();
     attrs.insert(
         RECORD.into(),
@@ -878,16 +1005,10 @@ pub fn write(
     }
     meta.write(&staging)?;
     if out.exists() {
-        let old = sibling(out, "stacforge-old");
-        std::fs::rename(out, &old).map_err(|source| Error::Io {
+        stacforge_core::fs::replace_dir(&staging, out).map_err(|source| Error::Io {
             path: out.to_path_buf(),
             source,
         })?;
-        std::fs::rename(&staging, out).map_err(|source| Error::Io {
-            path: out.to_path_buf(),
-            source,
-        })?;
-        let _ = std::fs::remove_dir_all(&old);
     } else {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| Error::Io {
@@ -925,6 +1046,7 @@ pub fn store_record(meta: &StoreMeta, store: &Path) -> Result<StoreRecord> {
 /// skipped; new ones must continue its axis with no overlap or gap and
 /// match its arrays exactly (type, chunks, codecs, fill, packing).
 pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outcome> {
+    let _lock = lock(store)?;
     let mut meta = StoreMeta::read(store)?;
     let mut record = store_record(&meta, store)?;
     let concat = record.concat_dim.clone().ok_or_else(|| Error::Store {
@@ -1024,12 +1146,20 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
         None => Vec::new(),
     };
     plan.check_continues(store, &stored_coords)?;
+    let holder = record
+        .sources
+        .first()
+        .map_or_else(|| store.display().to_string(), |s| s.href.clone());
+    plan.check_grid(store, &holder, |name| match meta.array(name) {
+        Some(stored) => read_f64(store, stored).map(Some),
+        None => Ok(None),
+    })?;
     for p in &mut plan.sources {
         p.offset += old_len;
     }
     // Stage the new chunks (and the rebuilt chunk straddling the old end).
     let staging = sibling(store, "stacforge-append");
-    let _cleanup = RemoveOnDrop(staging.clone());
+    let _cleanup = stacforge_core::fs::Cleanup::new(staging.clone());
     let new_len = old_len + plan.sources.iter().map(|s| s.len).sum::<usize>();
     let mut bytes = 0;
     for stored in &mut meta.arrays {
@@ -1042,14 +1172,21 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
         stored.set_shape(&shape);
         bytes += write_array(&plan, &staging, stored, Some((store, old_len)), progress)?;
     }
-    // Move staged chunks in (each rename atomic), then the metadata.
-    move_tree(&staging, store)?;
+    // The staged tree becomes the whole new store: every other file of the
+    // store linked in (temporary files of killed writers left out), the
+    // new metadata written, then the two trees exchanged in one step, so
+    // readers see the old store or the new one, never a mix.
+    link_tree(store, &staging)?;
     record.sources.extend(plan.records());
     meta.attrs.insert(
         RECORD.into(),
         serde_json::to_value(&record).expect("serialisable"),
     );
-    meta.write(store)?;
+    meta.write(&staging)?;
+    stacforge_core::fs::replace_dir(&staging, store).map_err(|source| Error::Io {
+        path: store.to_path_buf(),
+        source,
+    })?;
     Ok(Outcome {
         written: plan.records(),
         skipped,
@@ -1099,6 +1236,7 @@ fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
                     format!("{at}.{key}")
                 };
                 match (x.get(key), y.get(key)) {
+                    (p, q) if cf::same_encoding(key, p, q) => {}
                     (Some(p), Some(q)) => {
                         if let Some(d) = first_difference(p, q, &path) {
                             return Some(d);
@@ -1355,40 +1493,86 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
 }
 
-/// Moves every file under `from` to the same relative place under `to`,
-/// each with a rename.
-fn move_tree(from: &Path, to: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(from) else {
+/// Hidden siblings of a store that writers make (and killed ones leave).
+const STAGING_TAGS: &[&str] = &["stacforge-new", "stacforge-append", "stacforge-tmp"];
+
+/// Takes the store's lock (waiting for another writer), then removes what
+/// killed writers left beside it.
+pub fn lock(store: &Path) -> Result<stacforge_core::fs::Lock> {
+    let lock = stacforge_core::fs::Lock::acquire(
+        &stacforge_core::fs::lock_path(store),
+        &store.display().to_string(),
+    )
+    .map_err(|source| Error::Io {
+        path: stacforge_core::fs::lock_path(store),
+        source,
+    })?;
+    for stale in stacforge_core::fs::remove_stale_siblings(store, STAGING_TAGS) {
+        eprintln!("{}: removed, left by an interrupted run", stale.display());
+    }
+    Ok(lock)
+}
+
+/// Refuses to write a store at `out` that is, or would hold, a source.
+fn refuse_sources_inside(out: &Path, plan: &Plan) -> Result<()> {
+    let Ok(out_abs) = absolute_lexical(out) else {
         return Ok(());
     };
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
-            path: from.to_path_buf(),
-            source,
-        })?;
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).map_err(|source| Error::Io {
-                path: target.clone(),
-                source,
-            })?;
-            move_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::rename(entry.path(), &target).map_err(|source| Error::Io {
-                path: target.clone(),
-                source,
-            })?;
+    for p in &plan.sources {
+        let path = &p.inventory.path;
+        let src = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if src.starts_with(&out_abs) {
+            return Err(Error::Store {
+                store: out.to_path_buf(),
+                message: format!(
+                    "the source {} is inside it; writing the store there would replace the source",
+                    path.display()
+                ),
+            });
         }
     }
     Ok(())
 }
 
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// `path` made absolute with its existing part resolved (symlinks too).
+fn absolute_lexical(path: &Path) -> std::io::Result<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Ok(p);
     }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let base = match parent {
+        Some(p) => absolute_lexical(p)?,
+        None => std::env::current_dir()?,
+    };
+    Ok(base.join(path.file_name().unwrap_or_default()))
+}
+
+/// Hard-links every file of `from` into the same place under `to`, where
+/// `to` has none yet (the staged new chunks win); temporary files of
+/// killed writers are left out.
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().contains(".stacforge-tmp-") {
+            continue;
+        }
+        let (source, target) = (entry.path(), to.join(&name));
+        if entry.file_type().map_err(io(&source))?.is_dir() {
+            link_tree(&source, &target)?;
+        } else if !target.exists() {
+            std::fs::hard_link(&source, &target).map_err(io(&target))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -269,6 +269,14 @@ enum Index {
 }
 
 impl Index {
+    /// The file's format, for messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Index::Hdf5(_) => "NetCDF-4/HDF5",
+            Index::Classic(_) => "classic NetCDF (NetCDF-3)",
+        }
+    }
+
     fn open(path: &Path) -> Result<Index> {
         if let Ok(h5) = H5File::open(path) {
             return Ok(Index::Hdf5(h5));
@@ -513,10 +521,28 @@ fn build(
     };
     // Concatenated coordinate values (inline bytes), in order.
     let mut concat_inline: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut first_kind: Option<(&Path, &'static str)> = None;
     for (i, (inventory, record, offset, len)) in plan.sources().enumerate() {
         let path = &inventory.path;
         let url = source_url(path, options);
         let index = Index::open(path)?;
+        // One array description serves every file: classic files (raw
+        // big-endian values) and HDF5 ones (their own chunks and filters)
+        // cannot share it.
+        match first_kind {
+            None => first_kind = Some((path.as_path(), index.kind())),
+            Some((first, kind)) if kind != index.kind() => {
+                return Err(Error::Mismatch {
+                    first: first.to_path_buf(),
+                    second: path.clone(),
+                    difference: format!(
+                        "the first is {kind} and the second {}; their chunks cannot be described by one set of references (make one set per format)",
+                        index.kind()
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
         for spec in &plan.specs {
             let name = &spec.name;
             let var = inventory.var(name).expect("planned");
@@ -749,7 +775,7 @@ pub fn append(
             "calendar",
             "missing_value",
         ] {
-            if stored_var.attrs.get(key) != var.attrs.get(key) {
+            if !cf::same_encoding(key, stored_var.attrs.get(key), var.attrs.get(key)) {
                 let show =
                     |v: Option<&Value>| v.map_or_else(|| "absent".to_string(), Value::to_string);
                 return Err(Error::Append {
@@ -767,6 +793,35 @@ pub fn append(
     if let Some(coord) = cf::coordinate(&stored_inventory, &concat) {
         plan.check_continues(origin, &existing.inline_values(&coord.name, origin)?)?;
     }
+    // The grid is the references' grid, by value: inlined values, else the
+    // values in the first recorded file (the one the references point to).
+    let holder = record.sources.first().map(|s| s.record.href.clone());
+    let mut reader = None;
+    plan.check_grid(
+        origin,
+        holder.as_deref().unwrap_or(&origin.display().to_string()),
+        |name| {
+            if existing.refs.contains_key(&format!("{name}/.zarray")) {
+                if let Ok(values) = existing.inline_values(name, origin) {
+                    return Ok(Some(values));
+                }
+            }
+            let Some(path) = holder.as_deref().map(Path::new).filter(|p| p.is_file()) else {
+                return Ok(None);
+            };
+            if reader.is_none() {
+                reader = Some(crate::inventory::Reader::open(
+                    path,
+                    recipe.group.as_deref(),
+                )?);
+            }
+            let reader = reader.as_ref().expect("opened above");
+            match reader.inventory()?.var(name) {
+                Some(var) if var.dtype.is_some() => reader.read_f64(var).map(Some),
+                _ => Ok(None),
+            }
+        },
+    )?;
     let refs = build(&plan, options, Some((existing, origin, before)))?;
     outcome.added = plan.records();
     Ok((refs, outcome))
@@ -849,14 +904,14 @@ pub fn write_parquet(refs: &References, dir: &Path, record_size: usize) -> Resul
         }
         let _ = value;
     }
-    let staging = dir.with_file_name(format!(
-        ".{}.stacforge-new-{}",
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&staging);
+    if dir.exists() && !is_parquet_refs(dir) {
+        return Err(Error::Store {
+            store: dir.to_path_buf(),
+            message: "it exists and is not a Parquet reference set stacforge wrote; nothing was replaced (remove it yourself or choose another --out)".into(),
+        });
+    }
+    let staging = stacforge_core::fs::hidden_sibling(dir, "stacforge-new", "");
+    let _cleanup = stacforge_core::fs::Cleanup::new(staging.clone());
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Io {
@@ -955,8 +1010,32 @@ pub fn write_parquet(refs: &References, dir: &Path, record_size: usize) -> Resul
             record += 1;
         }
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(io(dir))?;
-    }
-    std::fs::rename(&staging, dir).map_err(io(dir))
+    stacforge_core::fs::replace_dir(&staging, dir).map_err(io(dir))
+}
+
+/// Whether `dir` holds Parquet references stacforge wrote (its
+/// `.zmetadata` has a record size and stacforge's record of sources).
+pub fn is_parquet_refs(dir: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join(".zmetadata")) else {
+        return false;
+    };
+    let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    doc.get("record_size").is_some()
+        && doc["metadata"][".zattrs"]
+            .get(crate::zarr::RECORD)
+            .is_some()
+}
+
+/// Whether `path` is a kerchunk JSON file stacforge wrote (it records
+/// its sources at the root).
+pub fn is_json_refs(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|doc| References::from_json(&doc, path).ok())
+        .is_some_and(|refs| refs.record(path).is_ok())
 }

@@ -87,9 +87,13 @@ pub fn link_collection(collection: &mut Collection, items: &[ItemSummary]) {
     let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
     ids.sort_unstable();
     for id in ids {
-        collection
-            .links
-            .push(Link::item(format!("./{}", item_path(id))).json());
+        collection.links.push(
+            Link::item(format!(
+                "./{}",
+                stacforge_core::href::encode(&item_path(id))
+            ))
+            .json(),
+        );
     }
 }
 

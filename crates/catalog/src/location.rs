@@ -11,8 +11,8 @@
 use crate::{Error, Result};
 use object_store::{
     aws::AmazonS3Builder, azure::MicrosoftAzureBuilder, gcp::GoogleCloudStorageBuilder,
-    local::LocalFileSystem, memory::InMemory, path::Path as ObjectPath, BackoffConfig,
-    ClientOptions, ObjectStore, RetryConfig,
+    local::LocalFileSystem, memory::InMemory, path::Path as ObjectPath, path::PathPart,
+    BackoffConfig, ClientOptions, ObjectStore, RetryConfig,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,6 +83,12 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
         source,
     };
     let local = |dir: PathBuf| -> Result<Location> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Location {
+                location: url.clone(),
+                reason: "it is a file, not a directory (a catalog is a directory)".to_string(),
+            });
+        }
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
             source,
@@ -108,6 +114,19 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
                 .with_retry(retry())
                 .with_client_options(client());
             if let Some(endpoint) = &options.s3_endpoint {
+                // An S3-compatible server has no instance metadata to ask:
+                // without credentials the client would probe the cloud's
+                // metadata address (169.254.169.254) before failing.
+                let has = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+                if !(has("AWS_ACCESS_KEY_ID") && has("AWS_SECRET_ACCESS_KEY")) {
+                    return Err(Error::Location {
+                        location: url,
+                        reason: format!(
+                            "no credentials for the S3 endpoint {}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) for it",
+                            stacforge_core::href::redact(endpoint)
+                        ),
+                    });
+                }
                 builder = builder
                     .with_endpoint(endpoint)
                     .with_virtual_hosted_style_request(false)
@@ -151,10 +170,14 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
 impl Location {
     /// The object path of `relative` (slash-separated) under the prefix.
     pub fn path(&self, relative: &str) -> ObjectPath {
-        self.prefix
-            .parts()
-            .chain(ObjectPath::from(relative).parts())
-            .collect()
+        // Names are kept as they are (object_store's `Path::from` would
+        // percent-encode non-ASCII letters, `%` and `#` into the key, so
+        // a key would differ from the name its href encodes).
+        let parts = relative
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(|p| PathPart::parse(p).unwrap_or_else(|_| PathPart::from(p)));
+        self.prefix.parts().chain(parts).collect()
     }
 
     /// The prefix-relative form of an object path, for messages and links.

@@ -25,6 +25,9 @@ pub struct PublishOptions {
     pub public_url: Option<String>,
     /// Upload everything, even what the destination already has.
     pub force: bool,
+    /// Keep assets at absolute local paths (`/data/x.tif`, `file://…`) as
+    /// they are instead of refusing the catalog (they are not uploaded).
+    pub allow_external: bool,
 }
 
 /// What happened to each object, by path relative to the catalog root.
@@ -61,6 +64,10 @@ fn resolve(base: &str, href: &str) -> std::result::Result<String, String> {
     if href.starts_with('/') || href.contains('\\') {
         return Err(format!("{href} is an absolute path"));
     }
+    // Hrefs are percent-encoded (RFC 3986); paths are the names themselves.
+    let decoded = stacforge_core::href::decode(href)
+        .ok_or_else(|| format!("{href} is not a valid relative href (bad %-escape)"))?;
+    let href = decoded.as_str();
     let mut parts: Vec<&str> = base.split('/').collect();
     parts.pop();
     for part in href.split('/') {
@@ -111,7 +118,7 @@ pub(crate) fn absolutize(doc: &mut Value, at: &str, public: &str) {
     let fix = |href: &mut Value| {
         if let Some(h) = href.as_str().filter(|h| is_relative(h)) {
             if let Ok(r) = resolve(at, h) {
-                *href = json!(format!("{public}/{r}"));
+                *href = json!(format!("{public}/{}", stacforge_core::href::encode(&r)));
             }
         }
     };
@@ -202,10 +209,16 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         reason: what,
     };
     let local = LocalCatalog::read(root)?;
+    let real_root = root.canonicalize().map_err(|source| Error::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
 
     // Plan every object before writing any.
     let mut assets = Vec::new();
     let mut items = Vec::new();
+    // Items whose assets do not match what the item says: not published.
+    let mut broken: BTreeMap<String, String> = BTreeMap::new();
     for (item_path, item) in &local.items {
         let item_path = item_path.clone();
         let mut item = item.clone();
@@ -214,6 +227,12 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
                 let Some(href) = asset.get("href").and_then(Value::as_str) else {
                     continue;
                 };
+                let local_path = href.starts_with('/') || href.starts_with("file://");
+                if local_path && !options.allow_external {
+                    return Err(refuse(format!(
+                        "asset {key} of {item_path} is at the local path {href}, outside the catalog; copy it into the catalog, or pass --allow-external to publish the item with that href as it is"
+                    )));
+                }
                 if !is_relative(href) {
                     report.external.push(format!("{item_path}#{key}: {href}"));
                     continue;
@@ -225,16 +244,32 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
                     path: file.clone(),
                     source,
                 };
-                let size = std::fs::metadata(&file).map_err(io)?.len();
-                let checksum = match asset.get("file:checksum").and_then(Value::as_str) {
-                    Some(c) if asset.get("file:size").and_then(Value::as_u64) == Some(size) => {
-                        c.to_string()
-                    }
-                    _ => sha256_multihash(std::fs::File::open(&file).map_err(io)?).map_err(io)?,
-                };
+                // A link may not lead out of the catalog, wherever it points.
+                let real = file.canonicalize().map_err(io)?;
+                if !real.starts_with(&real_root) {
+                    return Err(refuse(format!(
+                        "asset {key} of {item_path} ({href}) is a link to {}, outside the catalog",
+                        real.display()
+                    )));
+                }
+                let size = std::fs::metadata(&real).map_err(io)?.len();
+                let checksum =
+                    sha256_multihash(std::fs::File::open(&real).map_err(io)?).map_err(io)?;
+                let said_size = asset.get("file:size").and_then(Value::as_u64);
+                let said_checksum = asset.get("file:checksum").and_then(Value::as_str);
+                if said_size.is_some_and(|s| s != size) {
+                    broken.entry(item_path.clone()).or_insert(format!(
+                        "asset {key} ({href}) has {size} bytes but the item says {}; the file changed after the item was written (re-create the item)",
+                        said_size.unwrap_or_default()
+                    ));
+                } else if said_checksum.is_some_and(|c| c != checksum) {
+                    broken.entry(item_path.clone()).or_insert(format!(
+                        "asset {key} ({href}) does not match its file:checksum; the file changed after the item was written (re-create the item)"
+                    ));
+                }
                 assets.push(Object {
                     path,
-                    body: Body::File(file),
+                    body: Body::File(real),
                     size,
                     checksum,
                 });
@@ -257,6 +292,23 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let mut published = manifest.clone();
+    if let Some(dir) = to.local_dir() {
+        remove_leftovers(dir, assets.iter().map(|a| a.path.as_str()));
+    }
+    // The manifest is saved as the run goes (every few objects), so a run
+    // interrupted half-way is finished by the next without re-sending.
+    let mut unsaved = 0usize;
+    let mut last_save = std::time::Instant::now();
+    let mut save = |published: &BTreeMap<String, (u64, String)>, force: bool| -> Result<()> {
+        unsaved += 1;
+        if force || unsaved >= 64 || last_save.elapsed().as_secs() >= 2 {
+            let bytes = serde_json::to_vec_pretty(published).expect("a map serialises");
+            to.put_bytes(MANIFEST, bytes)?;
+            unsaved = 0;
+            last_save = std::time::Instant::now();
+        }
+        Ok(())
+    };
 
     let mut send = |object: &Object, report: &mut Report| -> bool {
         let existing = match to.size(&object.path) {
@@ -281,6 +333,9 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         match sent {
             Ok(()) => {
                 published.insert(object.path.clone(), (object.size, object.checksum.clone()));
+                if let Err(e) = save(&published, false) {
+                    report.failed.push((MANIFEST.to_string(), e.to_string()));
+                }
                 if existing.is_some() {
                     report.updated.push(object.path.clone());
                 } else {
@@ -297,6 +352,11 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
 
     let mut items_ok = true;
     for (item_path, item) in &items {
+        if let Some(reason) = broken.get(item_path) {
+            report.failed.push((item_path.clone(), reason.clone()));
+            items_ok = false;
+            continue;
+        }
         let prefix = format!("{}/", item_path.rsplit_once('/').map_or("", |(d, _)| d));
         let mut ok = true;
         for asset in assets.iter().filter(|a| a.path.starts_with(&prefix)) {
@@ -330,6 +390,28 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         to.put_bytes(MANIFEST, bytes)?;
     }
     Ok(report)
+}
+
+/// Removes what interrupted runs left in a local destination: the hidden
+/// temporary copies of its objects (`.<name>.stacforge-tmp-<pid>-<n>`
+/// of a run that is gone) and the `<name>#<n>` staging files of the object
+/// store's local writer.
+fn remove_leftovers<'a>(dir: &Path, objects: impl Iterator<Item = &'a str>) {
+    let mut dirs = std::collections::BTreeSet::new();
+    for object in objects {
+        let path = dir.join(object);
+        for n in 1..=4 {
+            let staged = PathBuf::from(format!("{}#{n}", path.display()));
+            if staged.is_file() {
+                let _ = std::fs::remove_file(&staged);
+            }
+        }
+        if let Some(parent) = path.parent() {
+            if dirs.insert(parent.to_path_buf()) {
+                stacforge_core::fs::remove_stale_in(parent, "stacforge-tmp");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,11 @@ impl Catalog {
         Ok(Catalog { location, runtime })
     }
 
+    /// The local directory of a file-system catalog.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        self.location.local_dir.as_deref()
+    }
+
     /// The location as given, for messages.
     pub fn location(&self) -> &str {
         &self.location.url
@@ -60,6 +65,25 @@ impl Catalog {
             path: local.to_path_buf(),
             source,
         };
+        stacforge_core::fs::crash_point("put");
+        if let Some(dir) = &self.location.local_dir {
+            // A local catalog: copied under a hidden name, then renamed, with
+            // the file names as they are.
+            let target = dir.join(path);
+            let target_io = |source| Error::Io {
+                path: target.clone(),
+                source,
+            };
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(target_io)?;
+            }
+            let tmp = stacforge_core::fs::hidden_sibling(&target, "stacforge-tmp", "");
+            let guard = stacforge_core::fs::Cleanup::new(tmp.clone());
+            std::fs::copy(local, &tmp).map_err(io)?;
+            std::fs::rename(&tmp, &target).map_err(target_io)?;
+            drop(guard);
+            return Ok(());
+        }
         let err = self.store_err(path);
         self.runtime.block_on(async {
             let mut file = tokio::fs::File::open(local).await.map_err(io)?;
@@ -149,6 +173,7 @@ impl Catalog {
     /// Writes bytes to `path` in one atomic put (a local catalog is written
     /// directly, without the object store's thread hand-offs).
     pub(crate) fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        stacforge_core::fs::crash_point("put");
         if let Some(dir) = &self.location.local_dir {
             let target = dir.join(path);
             return stacforge_core::fs::write_atomic(&target, &bytes).map_err(|source| Error::Io {
@@ -168,6 +193,14 @@ impl Catalog {
 
     /// The bytes at `path`, or `None` when there is no such object.
     pub(crate) fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(dir) = &self.location.local_dir {
+            let file = dir.join(path);
+            return match std::fs::read(&file) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(Error::Io { path: file, source }),
+            };
+        }
         let full = self.location.path(path);
         let got = self
             .runtime
@@ -181,6 +214,15 @@ impl Catalog {
 
     /// The size of the object at `path`, or `None` when there is none.
     pub(crate) fn size(&self, path: &str) -> Result<Option<u64>> {
+        if let Some(dir) = &self.location.local_dir {
+            let file = dir.join(path);
+            return match std::fs::metadata(&file) {
+                Ok(m) if m.is_file() => Ok(Some(m.len())),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(Error::Io { path: file, source }),
+            };
+        }
         let full = self.location.path(path);
         match self.runtime.block_on(self.location.store.head(&full)) {
             Ok(meta) => Ok(Some(meta.size)),
@@ -212,6 +254,13 @@ impl Catalog {
         })
     }
 
+    /// Takes the lock of the local catalog in `dir` (`.stacforge-lock`).
+    pub(crate) fn lock(&self, dir: &std::path::Path) -> Result<stacforge_core::fs::Lock> {
+        let path = dir.join(".stacforge-lock");
+        stacforge_core::fs::Lock::acquire(&path, &self.location.url)
+            .map_err(|source| Error::Io { path, source })
+    }
+
     /// Publishes an item: its artifacts first, then the item document with
     /// its links set, so an item is never visible before its assets.
     pub fn write_item(&self, mut item: Item, artifacts: &[Artifact]) -> Result<Item> {
@@ -232,6 +281,9 @@ impl Catalog {
     /// A summary of every item in the catalog (`items/<id>/<id>.json`),
     /// sorted by id.
     pub fn items(&self) -> Result<Vec<ItemSummary>> {
+        if let Some(dir) = &self.location.local_dir {
+            return self.local_items(&dir.join("items"));
+        }
         let prefix = self.location.path("items");
         let listed: Vec<_> = self
             .runtime
@@ -261,9 +313,58 @@ impl Catalog {
         Ok(items)
     }
 
+    /// The items of a local catalog (`items/<id>/<id>.json`), by name.
+    fn local_items(&self, items_dir: &std::path::Path) -> Result<Vec<ItemSummary>> {
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io {
+                path: path.clone(),
+                source,
+            }
+        };
+        let mut items = Vec::new();
+        let entries = match std::fs::read_dir(items_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(items),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: items_dir.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        for entry in entries {
+            let entry = entry.map_err(io(items_dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let doc = entry.path().join(format!("{name}.json"));
+            if name.starts_with('.') || !doc.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&doc).map_err(io(&doc))?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+                    location: doc.display().to_string(),
+                    source,
+                })?;
+            let summary = ItemSummary::from_json(&value).ok_or_else(|| Error::Location {
+                location: doc.display().to_string(),
+                reason: "not a STAC item (no string id)".to_string(),
+            })?;
+            items.push(summary);
+        }
+        items.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(items)
+    }
+
     /// Writes `collection.json` with extents and item links computed from
-    /// every item now in the catalog; returns what was written.
+    /// every item now in the catalog; returns what was written. A local
+    /// catalog is locked meanwhile, so two runs writing into one catalog
+    /// never lose each other's items.
     pub fn write_collection(&self, mut collection: Collection) -> Result<Collection> {
+        let _lock = match &self.location.local_dir {
+            Some(dir) => Some(self.lock(dir)?),
+            None => None,
+        };
         let items = self.items()?;
         layout::set_extent(&mut collection, &items);
         layout::link_collection(&mut collection, &items);

@@ -10,7 +10,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let tmp = hidden_sibling(path, "stacforge-tmp", "");
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| {
+        crash_point("write-atomic");
+        std::fs::rename(&tmp, path)
+    });
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -28,6 +31,304 @@ pub fn hidden_sibling(path: &Path, tag: &str, suffix: &str) -> PathBuf {
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!(".{name}.{tag}-{}-{n}{suffix}", std::process::id()))
+}
+
+/// Puts the directory `staged` at `target` in one step that readers see
+/// whole: when `target` exists the two are exchanged atomically
+/// (`renameat2(RENAME_EXCHANGE)`) and the old tree, now at `staged`, is
+/// removed; otherwise `staged` is renamed to `target`.
+pub fn replace_dir(staged: &Path, target: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    if !target.exists() {
+        return std::fs::rename(staged, target);
+    }
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (from, to) = (c(staged)?, c(target)?);
+    // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+    let status = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if status != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    crate::fs::crash_point("replace-dir");
+    std::fs::remove_dir_all(staged)
+}
+
+/// Whether process `pid` is alive on this machine.
+pub fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let status = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    status == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes what killed runs left beside `path`: hidden siblings
+/// `.<name>.<tag>-<pid>…` (as [`hidden_sibling`] and the writers name
+/// them) whose process is gone. Returns what was removed.
+pub fn remove_stale_siblings(path: &Path, tags: &[&str]) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&format!(".{name}.")) else {
+            continue;
+        };
+        let Some(pid) = tags.iter().find_map(|tag| {
+            let digits: String = rest
+                .strip_prefix(&format!("{tag}-"))?
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u32>().ok()
+        }) else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        let stale = entry.path();
+        let gone = if stale.is_dir() {
+            std::fs::remove_dir_all(&stale)
+        } else {
+            std::fs::remove_file(&stale)
+        };
+        if gone.is_ok() {
+            removed.push(stale);
+        }
+    }
+    removed
+}
+
+/// Removes the hidden files `.<name>.<tag>-<pid>-…` in `dir` whose
+/// process is gone (temporary copies a killed run left).
+pub fn remove_stale_in(dir: &Path, tag: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let marker = format!(".{tag}-");
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(at) = name.find(&marker).filter(|_| name.starts_with('.')) else {
+            continue;
+        };
+        let digits: String = name[at + marker.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let Ok(pid) = digits.parse::<u32>() else {
+            continue;
+        };
+        if pid != std::process::id()
+            && !process_alive(pid)
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
+/// Paths to remove if the process is interrupted (SIGINT, SIGTERM, SIGHUP):
+/// temporary work that must not outlive the run. See [`Cleanup`].
+static PENDING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary file or directory, removed when dropped and, through
+/// [`remove_pending`], when the process is interrupted.
+#[derive(Debug)]
+pub struct Cleanup(PathBuf);
+
+impl Cleanup {
+    /// Registers `path` (which need not exist yet).
+    pub fn new(path: PathBuf) -> Cleanup {
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.clone());
+        Cleanup(path)
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        remove_path(&self.0);
+        let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = pending.iter().rposition(|p| *p == self.0) {
+            pending.remove(i);
+        }
+    }
+}
+
+fn remove_path(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Removes every registered temporary path: called when the process is
+/// interrupted, before it exits.
+pub fn remove_pending() {
+    let pending = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+    for path in pending.iter().rev() {
+        remove_path(path);
+    }
+}
+
+/// An exclusive advisory lock on a store, reference file or catalog, held
+/// until dropped: a lock file beside (or inside) what it guards, locked
+/// with `flock`, so a killed holder never leaves a stale lock (the kernel
+/// releases it; the file is removed on release), and holding its owner (host, pid, start time) for the
+/// message a waiting writer prints.
+#[derive(Debug)]
+pub struct Lock {
+    _file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Lock {
+    /// Takes the lock at `lock_path` for `what` (for messages), waiting
+    /// while another process holds it (saying so once on standard error).
+    pub fn acquire(lock_path: &Path, what: &str) -> std::io::Result<Lock> {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::io::AsRawFd;
+        if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let mut said = false;
+        let mut file = loop {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(lock_path)?;
+            let fd = file.as_raw_fd();
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let err = std::io::Error::last_os_error();
+                if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                    return Err(err);
+                }
+                if !said {
+                    let mut owner = String::new();
+                    let _ = file.read_to_string(&mut owner);
+                    let owner = owner.trim();
+                    let owner = if owner.is_empty() {
+                        "owner unknown"
+                    } else {
+                        owner
+                    };
+                    eprintln!(
+                        "{what}: waiting for another stacforge run to finish with it ({owner})"
+                    );
+                    said = true;
+                }
+                // SAFETY: as above; blocks until the holder releases or dies.
+                if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            // The holder removes the lock file when it is done: a lock won
+            // on a file no longer at the path is no lock; try again.
+            match std::fs::metadata(lock_path) {
+                Ok(now) if now.ino() == file.metadata()?.ino() => break file,
+                _ => continue,
+            }
+        };
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(
+            file,
+            "pid {} on {} since {}",
+            std::process::id(),
+            host.trim(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )?;
+        Ok(Lock {
+            _file: file,
+            path: lock_path.to_path_buf(),
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while still held, so no one can win a lock on it after.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The lock file guarding the store or file at `path`: a hidden sibling.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.stacforge-lock"))
+}
+
+/// Test builds only: aborts the process at the `n`-th call for `point`
+/// when `STACFORGE_CRASH_AT=point:n` is set, so crash tests can kill a run
+/// between two steps of a commit. Compiled to nothing in release builds.
+pub fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    {
+        use std::sync::atomic::AtomicUsize;
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        let Ok(spec) = std::env::var("STACFORGE_CRASH_AT") else {
+            return;
+        };
+        let Some((name, n)) = spec.split_once(':') else {
+            return;
+        };
+        if name != point {
+            return;
+        }
+        let n: usize = n.parse().unwrap_or(1);
+        if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == n {
+            // SAFETY: ends the process at once, as SIGKILL would.
+            unsafe { libc::_exit(137) };
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }
 
 #[cfg(test)]

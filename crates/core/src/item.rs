@@ -72,7 +72,8 @@ fn number(value: f64) -> Value {
 /// Turns an artifact into an asset (href relative to the item's directory)
 /// and adds the extensions it uses to the item.
 pub fn add_asset(item: &mut Item, artifact: &Artifact) {
-    let href = (artifact.href.clone()).unwrap_or_else(|| format!("./{}", artifact.file_name()));
+    let href = (artifact.href.clone())
+        .unwrap_or_else(|| format!("./{}", crate::href::encode(&artifact.file_name())));
     let mut asset = Asset::new(href);
     asset.r#type = Some(artifact.media_type.clone());
     asset.roles = artifact.roles.clone();

@@ -18,6 +18,7 @@ pub mod checksum;
 mod error;
 pub mod extension;
 pub mod fs;
+pub mod href;
 pub mod item;
 pub mod package;
 pub mod profile;

@@ -72,6 +72,8 @@ pub fn validate_id(id: &str) -> Result<()> {
         Some("it is a relative path segment")
     } else if id.contains(['/', '\\']) {
         Some("it contains a path separator")
+    } else if id.starts_with('.') {
+        Some("it starts with a dot (hidden names are stacforge's own bookkeeping)")
     } else if id.chars().any(char::is_control) {
         Some("it contains a control character")
     } else {

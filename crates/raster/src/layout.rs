@@ -49,6 +49,9 @@ pub struct Report {
     /// Bytes before the first image data: what a reader must fetch to know
     /// the whole layout.
     pub header_size: u64,
+    /// Set when a block lies past the end of the file (a truncated file;
+    /// also among the errors): readers would get errors or zeros.
+    pub truncated: Option<String>,
     /// Violations: the file is not a valid COG.
     pub errors: Vec<String>,
     /// Things worth knowing that do not make the file invalid.
@@ -264,6 +267,7 @@ pub fn check(path: &Path) -> Result<Report> {
     let mut levels = Vec::new();
     let mut next = first_ifd;
     let mut seen = std::collections::HashSet::new();
+    let mut truncated: Option<String> = None;
     while next != 0 {
         if !seen.insert(next) || levels.len() > 64 {
             return Err(tiff_err(format!(
@@ -289,6 +293,16 @@ pub fn check(path: &Path) -> Result<Report> {
         } else {
             (read(get(STRIP_OFFSETS))?, read(get(STRIP_BYTE_COUNTS))?)
         };
+        if let Some((o, c)) = offsets
+            .iter()
+            .zip(&counts)
+            .find(|(o, c)| o.saturating_add(**c) > len)
+        {
+            truncated.get_or_insert(format!(
+                "a block of the {width}x{height} {} at offset {o} ({c} bytes) lies past the end of the file ({len} bytes): the file is truncated",
+                if subfile & 4 != 0 { "mask" } else if subfile & 1 != 0 { "overview" } else { "image" },
+            ));
+        }
         let first_data = offsets
             .iter()
             .zip(counts.iter().chain(std::iter::repeat(&1)))
@@ -311,7 +325,7 @@ pub fn check(path: &Path) -> Result<Report> {
         return Err(tiff_err("no image in the file".to_string()));
     }
 
-    let mut errors = Vec::new();
+    let mut errors: Vec<String> = truncated.iter().cloned().collect();
     let mut warnings = Vec::new();
     let main = levels[0].clone();
     let big = main.width > SMALL || main.height > SMALL;
@@ -394,6 +408,7 @@ pub fn check(path: &Path) -> Result<Report> {
         header_size: first_data.unwrap_or(len),
         levels,
         ghost_header: ghost,
+        truncated,
         errors,
         warnings,
     })

@@ -43,6 +43,14 @@ impl GeoTiff {
 
     fn describe_in_place(&self, job: &Job) -> Result<Vec<Artifact>> {
         let src = &job.source.path;
+        // A file described where it is must be whole: its blocks inside it.
+        if let Ok(Some(reason)) = layout::check(src).map(|r| r.truncated) {
+            return Err(stacforge_raster::Error::Tiff {
+                path: src.clone(),
+                reason,
+            }
+            .into());
+        }
         let mut profile = inspect(
             src,
             &InspectOptions {

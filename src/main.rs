@@ -90,6 +90,37 @@ pub enum Outcome {
     SomeFailed,
 }
 
+/// SIGINT, SIGTERM and SIGHUP end the run after removing its temporary
+/// files and directories (staging, partial COGs: `core::fs::Cleanup`);
+/// final outputs are only ever renamed into place, so none is half-written.
+/// The signals are blocked in every thread and taken by one thread that
+/// waits for them.
+fn handle_interruptions() {
+    // SAFETY: sigset manipulation on a local set; pthread_sigmask before
+    // any other thread exists, so every thread inherits the mask.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || {
+        let mut signal = 0;
+        // SAFETY: waits on the set blocked above.
+        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+            return;
+        }
+        eprintln!("interrupted (signal {signal}): removing temporary files; outputs already in place are complete");
+        stacforge_core::fs::remove_pending();
+        // SAFETY: ends the process without running exit handlers, which
+        // would tear GDAL and PROJ down under the threads still using them.
+        unsafe { libc::_exit(128 + signal) };
+    });
+}
+
 fn main() -> ExitCode {
     // Large buffers (chunks, slabs, tiles) come and go all the time: keep
     // them on the heap instead of fresh zeroed mmaps, which cost a page
@@ -99,6 +130,7 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
     }
+    handle_interruptions();
     // GDAL (all its drivers) is set up here for every verb but the array
     // ones, which need it only to describe their output (they set it up then).
     let args: Vec<String> = std::env::args().take(3).collect();

@@ -11,27 +11,6 @@ fn to_zarr(sources: &[&Path], out: &Path, extra: &[&str]) -> std::process::Outpu
     netcdf("to-zarr", sources, out, extra)
 }
 
-/// Every file under `dir`, relative, with its bytes.
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push((
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn air_series_combined_equals_the_full_file_in_xarray_v2_and_v3() {
     let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {

@@ -25,7 +25,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
     // A URL destination: write and check locally, then upload in one piece.
     let remote = args.dst.contains("://") && !args.dst.starts_with("file://");
-    let staging = tempfile::Builder::new().prefix("stacforge-").tempdir()?;
+    let staging = stacforge_core::fs::work_dir()?;
     let local: PathBuf = if remote {
         staging.path().join("cog.tif")
     } else {

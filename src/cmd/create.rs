@@ -141,10 +141,7 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
 pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::Result<Outcome> {
     let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
     let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
-    let staging = tempfile::Builder::new()
-        .prefix("stacforge-")
-        .tempdir()
-        .context("creating a staging directory")?;
+    let staging = stacforge_core::fs::work_dir().context("creating a staging directory")?;
 
     // Two sources with the same item id would overwrite each other's item:
     // the first one keeps the id, the others fail.
@@ -211,8 +208,14 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
             .collect()
     });
 
-    let items = write_collection(package.as_ref(), &catalog, collection_id)?;
     let failed: Vec<&Done> = done.iter().filter(|d| d.result.is_err()).collect();
+    // When every source failed, the catalog is left as it was: no empty
+    // collection appears where there was none.
+    let items = if failed.len() == total && total > 0 {
+        catalog.items()?.len()
+    } else {
+        write_collection(package.as_ref(), &catalog, collection_id)?
+    };
     eprintln!(
         "{total} source(s): {} item(s) written, {} failed; {}/collection.json lists {items} item(s)",
         total - failed.len(),

@@ -89,6 +89,11 @@ struct ToRefsArgs {
     /// Collection id.
     #[arg(long, default_value = "netcdf")]
     collection_id: String,
+    /// Leave out sources that cannot be read or do not match the others,
+    /// listing each with the reason (exit code 1), instead of refusing the
+    /// whole batch.
+    #[arg(long)]
+    skip_bad: bool,
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
@@ -209,6 +214,11 @@ struct ToZarrArgs {
     /// the URL it will be published at.
     #[arg(long, value_name = "URL")]
     store_href: Option<String>,
+    /// Leave out sources that cannot be read or do not match the others,
+    /// listing each with the reason (exit code 1), instead of refusing the
+    /// whole batch.
+    #[arg(long)]
+    skip_bad: bool,
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
@@ -288,6 +298,7 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         compression: args.compression,
         decode: args.decode,
         time_range: args.dates.range(),
+        skip_bad: args.skip_bad,
     };
     let Output {
         remote,
@@ -313,6 +324,7 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     for s in &outcome.skipped {
         eprintln!("{}: already in {}; skipped", s.href, args.out);
     }
+    report_left_out(&outcome.left_out);
     eprintln!(
         "{}: {} source(s) written, {} skipped, {} step(s), {:.1} MB uncompressed, {:.2} s",
         args.out,
@@ -354,6 +366,7 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
             "store": args.out,
             "written": outcome.written,
             "skipped": outcome.skipped,
+            "left_out": outcome.left_out.iter().map(|(p, r)| serde_json::json!({"source": p, "reason": r})).collect::<Vec<_>>(),
             "steps": outcome.steps,
             "bytes": outcome.bytes,
             "item": item_href,
@@ -361,7 +374,21 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
-    Ok(Outcome::Success)
+    Ok(if outcome.left_out.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+/// Lists the sources `--skip-bad` left out, one line each.
+fn report_left_out(left_out: &[(PathBuf, String)]) {
+    for (path, reason) in left_out {
+        eprintln!("SKIPPED {}: {reason}", path.display());
+    }
+    if !left_out.is_empty() {
+        eprintln!("{} bad source(s) left out (--skip-bad)", left_out.len());
+    }
 }
 
 /// Refuses an output that is one of the sources (writing it would
@@ -421,6 +448,7 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         group: args.group.clone(),
         variables: args.variables.clone(),
         time_range: args.dates.range(),
+        skip_bad: args.skip_bad,
         ..Recipe::default()
     };
     let options = RefOptions {
@@ -452,10 +480,15 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
             local.display()
         );
     }
-    let (references, added, skipped) = if args.append {
+    let (references, added, skipped, left_out) = if args.append {
         let existing = read_refs(&local)?;
         let (r, outcome) = refs::append(&recipe, &existing, &local, &options)?;
-        (r, outcome.added.len(), outcome.skipped.len())
+        (
+            r,
+            outcome.added.len(),
+            outcome.skipped.len(),
+            outcome.left_out,
+        )
     } else {
         if local.exists() {
             eprintln!("{}: replacing the existing references", local.display());
@@ -464,8 +497,9 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         for w in &plan.warnings {
             eprintln!("warning: {w}");
         }
-        (r, plan.records().len(), 0)
+        (r, plan.records().len(), 0, plan.skipped.clone())
     };
+    report_left_out(&left_out);
     if parquet {
         stacforge_array::refs::write_parquet(&references, &local, args.record_size.max(1))?;
     } else {
@@ -507,13 +541,18 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
             "references": args.out,
             "added": added,
             "skipped": skipped,
+            "left_out": left_out.iter().map(|(p, r)| serde_json::json!({"source": p, "reason": r})).collect::<Vec<_>>(),
             "keys": references.refs.len(),
             "item": item_href,
             "seconds": started.elapsed().as_secs_f64(),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
-    Ok(Outcome::Success)
+    Ok(if left_out.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
 }
 
 fn verify_refs(args: &VerifyRefsArgs) -> anyhow::Result<Outcome> {
@@ -563,12 +602,12 @@ struct Output {
     remote: bool,
     local: PathBuf,
     item_id: String,
-    _staging: tempfile::TempDir,
+    _staging: stacforge_core::fs::Cleanup,
 }
 
 fn output(out: &str, item_id: &Option<String>, staged_name: &str) -> anyhow::Result<Output> {
     let remote = out.contains("://") && !out.starts_with("file://");
-    let staging = tempfile::Builder::new().prefix("stacforge-").tempdir()?;
+    let staging = stacforge_core::fs::work_dir()?;
     let local = if remote {
         staging.path().join(staged_name)
     } else {

@@ -55,13 +55,22 @@ pub fn fixtures() -> PathBuf {
     root().join("fixtures")
 }
 
+/// The stacforge binary under test: this build's, or `STACFORGE_TEST_BIN`
+/// (to run a suite against another build, e.g. to see a test fail on the
+/// code before a fix).
+pub fn bin() -> PathBuf {
+    std::env::var_os("STACFORGE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stacforge")))
+}
+
 /// Runs the stacforge binary.
 pub fn stacforge<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_stacforge"))
+    Command::new(bin())
         .args(args)
         .output()
         .expect("stacforge runs")
@@ -584,4 +593,59 @@ pub fn assert_generator_reproduces(venv: &Path, script: &str, committed: &[PathB
             path.display()
         );
     }
+}
+
+/// Every file under `dir`, relative, with its bytes (sorted; empty when
+/// `dir` does not exist).
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    if !dir.exists() {
+        return files;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The names under `dir` (recursively, relative), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
+
+/// Writes the `kind` variant of the NetCDF file `src` to `dst` with
+/// `tests/python/make_bad_netcdf.py` (netCDF4-python in the interop venv).
+pub fn make_bad_netcdf(venv: &Path, kind: &str, src: &Path, dst: &Path) {
+    let run = Command::new(venv.join("bin/python"))
+        .arg(root().join("tests/python/make_bad_netcdf.py"))
+        .args([kind.as_ref(), src.as_os_str(), dst.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "make_bad_netcdf {kind}: {}",
+        text(&run)
+    );
+}
+
+/// The first `fraction` of `src`'s bytes written to `dst`.
+pub fn truncate_copy(src: &Path, dst: &Path, fraction: f64) {
+    let bytes = std::fs::read(src).unwrap();
+    let n = (bytes.len() as f64 * fraction) as usize;
+    std::fs::write(dst, &bytes[..n]).unwrap();
 }

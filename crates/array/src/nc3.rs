@@ -156,9 +156,9 @@ pub fn check_complete(path: &Path) -> Result<()> {
         if end > len {
             return Err(Error::Read {
                 path: path.to_path_buf(),
-                what: format!("variable `{name}`"),
+                what: "the classic NetCDF data".into(),
                 message: format!(
-                    "the header declares data up to byte {end} but the file has {len} bytes (truncated?)"
+                    "the file is truncated: its header places variable `{name}` up to byte {end}, but the file has {len} bytes"
                 ),
             });
         }

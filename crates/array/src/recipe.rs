@@ -52,6 +52,9 @@ pub struct Recipe {
     /// `add_offset`, `_FillValue`/`missing_value` → NaN) instead of keeping
     /// them as encoding.
     pub decode: bool,
+    /// Leave out sources that cannot be read or do not match the others
+    /// (reported in [`Plan::skipped`]) instead of refusing the whole recipe.
+    pub skip_bad: bool,
 }
 
 impl Default for Recipe {
@@ -67,6 +70,7 @@ impl Default for Recipe {
             compression: Compression::default(),
             decode: false,
             time_range: None,
+            skip_bad: false,
         }
     }
 }
@@ -123,6 +127,8 @@ pub struct Plan {
     attrs: Map<String, Value>,
     /// Variables left out, and why.
     pub warnings: Vec<String>,
+    /// Sources left out by [`Recipe::skip_bad`], with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
     group: Option<String>,
     /// How variables are unpacked, when the recipe decodes them.
     decoders: BTreeMap<String, Decoder>,
@@ -317,6 +323,37 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
     if recipe.sources.is_empty() {
         return Err(Error::Recipe("no sources".into()));
     }
+    if recipe.skip_bad {
+        // Sources that cannot even be opened are left out first, so the
+        // first readable one is the reference for the others.
+        let mut good = Vec::new();
+        let mut unreadable = Vec::new();
+        for path in &recipe.sources {
+            match Reader::open(path, recipe.group.as_deref()).and_then(|r| r.inventory()) {
+                Ok(_) => good.push(path.clone()),
+                Err(e) => unreadable.push((path.clone(), e.to_string())),
+            }
+        }
+        if good.is_empty() {
+            return Err(Error::Recipe(format!(
+                "no source can be read ({} tried; the first: {})",
+                unreadable.len(),
+                unreadable[0].1
+            )));
+        }
+        let mut plan = plan_readable(&Recipe {
+            sources: good,
+            ..recipe.clone()
+        })?;
+        unreadable.extend(std::mem::take(&mut plan.skipped));
+        plan.skipped = unreadable;
+        return Ok(plan);
+    }
+    plan_readable(recipe)
+}
+
+/// [`plan`] once the sources that cannot be opened are left out.
+fn plan_readable(recipe: &Recipe) -> Result<Plan> {
     // Checksums of every source, in parallel; then each source opened once:
     // its header read and checked against the first's, its grid values
     // compared, its concatenation coordinate read.
@@ -372,98 +409,110 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
     let grid = grid_values(&first, &first_reader, &selected, concat)?;
     check_coordinates_defined(&first, &grid)?;
     let mut placed: Vec<Placed> = Vec::new();
+    let mut skipped: Vec<(PathBuf, String)> = Vec::new();
     let mut first_reader = Some(first_reader);
     for (i, path) in recipe.sources.iter().enumerate() {
-        let reader = match first_reader.take() {
-            Some(r) => r,
-            None => Reader::open(path, group)?,
-        };
-        let inventory = if i == 0 {
-            first.clone()
-        } else {
-            reader.inventory()?
-        };
-        if i > 0 {
-            check_consistent(&first, &inventory, &selected, concat)?;
-            for ((name, expected), (_, found)) in grid
-                .iter()
-                .zip(grid_values(&inventory, &reader, &selected, concat)?)
-            {
-                if *expected != found {
-                    let dtype = inventory.var(name).and_then(|v| v.dtype);
-                    let detail = dtype
-                        .and_then(|t| {
-                            first_value_difference(&t.to_f64(expected), &t.to_f64(&found))
-                        })
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default();
-                    return Err(Error::Mismatch {
-                        first: first.path.clone(),
-                        second: inventory.path.clone(),
-                        difference: format!(
-                            "the values of `{name}` (not along the concatenation dimension) differ{detail}"
-                        ),
-                    });
-                }
-            }
-        }
-        let mut p = Placed {
-            record: SourceRecord {
-                href: path.display().to_string(),
-                size: 0,
-                checksum: String::new(),
-                steps: 0,
-            },
-            inventory,
-            offset: 0,
-            len: 0,
-            coords: Vec::new(),
-            coord_bytes: Vec::new(),
-            index: i,
-        };
-        if let Some(dim) = concat {
-            p.len = p.inventory.dim(dim).map_or(0, |d| d.len);
-            p.record.steps = p.len;
-            if let Some(coord) = cf::coordinate(&p.inventory, dim) {
-                let coord = coord.clone();
-                if let Some(dtype) = coord.dtype {
-                    let whole: Vec<Range<usize>> = coord.shape.iter().map(|&n| 0..n).collect();
-                    p.coord_bytes = reader.read(&coord.name, &whole)?;
-                    p.coords = dtype.to_f64(&p.coord_bytes);
-                    if let Some(at) = p.coords.iter().position(|v| !v.is_finite()) {
-                        return Err(Error::Unsupported {
-                            path: p.inventory.path.clone(),
-                            message: format!(
-                                "coordinate `{}` has no value ({}) at index {at}",
-                                coord.name, p.coords[at]
+        // One source placed: read, checked against the first, its
+        // coordinate read; `None` when the date range leaves it out.
+        let one = (|| -> Result<Option<Placed>> {
+            let reader = match first_reader.take() {
+                Some(r) => r,
+                None => Reader::open(path, group)?,
+            };
+            let inventory = if i == 0 {
+                first.clone()
+            } else {
+                reader.inventory()?
+            };
+            if i > 0 {
+                check_consistent(&first, &inventory, &selected, concat)?;
+                for ((name, expected), (_, found)) in grid
+                    .iter()
+                    .zip(grid_values(&inventory, &reader, &selected, concat)?)
+                {
+                    if *expected != found {
+                        let dtype = inventory.var(name).and_then(|v| v.dtype);
+                        let detail = dtype
+                            .and_then(|t| {
+                                first_value_difference(&t.to_f64(expected), &t.to_f64(&found))
+                            })
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default();
+                        return Err(Error::Mismatch {
+                            first: first.path.clone(),
+                            second: inventory.path.clone(),
+                            difference: format!(
+                                "the values of `{name}` (not along the concatenation dimension) differ{detail}"
                             ),
                         });
                     }
                 }
-                if cf::is_time(&coord) {
-                    let times =
-                        cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
-                            path: p.inventory.path.clone(),
-                            variable: coord.name.clone(),
-                            message,
-                        })?;
-                    if let Some((from, to)) = recipe.time_range {
-                        let utc: Vec<_> = times.iter().filter_map(cf::CfDateTime::to_utc).collect();
-                        let inside = utc.iter().any(|t| from <= *t && *t <= to);
-                        if !inside {
-                            warnings.push(format!(
-                                "{}: left out, no time step between {} and {}",
-                                p.inventory.path.display(),
-                                from.to_rfc3339(),
-                                to.to_rfc3339()
-                            ));
-                            continue;
+            }
+            let mut p = Placed {
+                record: SourceRecord {
+                    href: path.display().to_string(),
+                    size: 0,
+                    checksum: String::new(),
+                    steps: 0,
+                },
+                inventory,
+                offset: 0,
+                len: 0,
+                coords: Vec::new(),
+                coord_bytes: Vec::new(),
+                index: i,
+            };
+            if let Some(dim) = concat {
+                p.len = p.inventory.dim(dim).map_or(0, |d| d.len);
+                p.record.steps = p.len;
+                if let Some(coord) = cf::coordinate(&p.inventory, dim) {
+                    let coord = coord.clone();
+                    if let Some(dtype) = coord.dtype {
+                        let whole: Vec<Range<usize>> = coord.shape.iter().map(|&n| 0..n).collect();
+                        p.coord_bytes = reader.read(&coord.name, &whole)?;
+                        p.coords = dtype.to_f64(&p.coord_bytes);
+                        if let Some(at) = p.coords.iter().position(|v| !v.is_finite()) {
+                            return Err(Error::Unsupported {
+                                path: p.inventory.path.clone(),
+                                message: format!(
+                                    "coordinate `{}` has no value ({}) at index {at}",
+                                    coord.name, p.coords[at]
+                                ),
+                            });
+                        }
+                    }
+                    if cf::is_time(&coord) {
+                        let times =
+                            cf::time_axis(&coord, &p.coords).map_err(|message| Error::Time {
+                                path: p.inventory.path.clone(),
+                                variable: coord.name.clone(),
+                                message,
+                            })?;
+                        if let Some((from, to)) = recipe.time_range {
+                            let utc: Vec<_> =
+                                times.iter().filter_map(cf::CfDateTime::to_utc).collect();
+                            let inside = utc.iter().any(|t| from <= *t && *t <= to);
+                            if !inside {
+                                warnings.push(format!(
+                                    "{}: left out, no time step between {} and {}",
+                                    p.inventory.path.display(),
+                                    from.to_rfc3339(),
+                                    to.to_rfc3339()
+                                ));
+                                return Ok(None);
+                            }
                         }
                     }
                 }
             }
+            Ok(Some(p))
+        })();
+        match one {
+            Ok(Some(p)) => placed.push(p),
+            Ok(None) => {}
+            Err(e) if recipe.skip_bad && i > 0 => skipped.push((path.clone(), e.to_string())),
+            Err(e) => return Err(e),
         }
-        placed.push(p);
     }
     if placed.is_empty() {
         return Err(Error::Recipe(
@@ -525,6 +574,7 @@ fn plan_headers(recipe: &Recipe) -> Result<Plan> {
         .collect();
     Ok(Plan {
         grid,
+        skipped,
         sources: placed,
         concat_dim,
         specs,
@@ -954,6 +1004,8 @@ pub struct Outcome {
     pub steps: usize,
     /// Uncompressed bytes written.
     pub bytes: u64,
+    /// Sources left out as bad ([`Recipe::skip_bad`]), with the reason.
+    pub left_out: Vec<(PathBuf, String)>,
 }
 
 /// Writes a new store at `out` (refusing to replace one unless
@@ -1026,6 +1078,7 @@ pub fn write(
         skipped: Vec::new(),
         steps: plan.sources.iter().map(|s| s.len).sum(),
         bytes,
+        left_out: plan.skipped.clone(),
     })
 }
 
@@ -1068,6 +1121,7 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
             skipped,
             steps: old_len,
             bytes: 0,
+            left_out: Vec::new(),
         });
     }
     let sub = Recipe {
@@ -1192,6 +1246,7 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
         skipped,
         steps: new_len,
         bytes,
+        left_out: plan.skipped.clone(),
     })
 }
 

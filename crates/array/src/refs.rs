@@ -485,7 +485,11 @@ fn source_url(path: &Path, options: &RefOptions) -> String {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ),
-        None => path.display().to_string(),
+        // Absolute, as readers resolve chunk paths from wherever they run.
+        None => std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
     }
 }
 
@@ -692,6 +696,8 @@ pub struct AppendOutcome {
     pub added: Vec<SourceRecord>,
     /// Sources already present (skipped).
     pub skipped: Vec<SourceRecord>,
+    /// Sources left out as bad ([`Recipe::skip_bad`]), with the reason.
+    pub left_out: Vec<(std::path::PathBuf, String)>,
 }
 
 /// Adds the recipe's sources to existing references along their
@@ -824,6 +830,7 @@ pub fn append(
     )?;
     let refs = build(&plan, options, Some((existing, origin, before)))?;
     outcome.added = plan.records();
+    outcome.left_out = plan.skipped.clone();
     Ok((refs, outcome))
 }
 

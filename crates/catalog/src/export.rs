@@ -95,6 +95,28 @@ fn check_one_nodata_type(items: &[(String, Value)], out: &Path) -> Result<()> {
 /// written under a temporary name and renamed. Returns the item count.
 pub fn export(root: &Path, format: Format, out: &Path, public_url: Option<&str>) -> Result<usize> {
     let local = LocalCatalog::read(root)?;
+    // The export never replaces a document of the catalog it reads.
+    let ours = std::iter::once(crate::layout::COLLECTION.to_string())
+        .chain(local.items.iter().map(|(path, _)| path.clone()));
+    let out_abs = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .ok()
+        .map(|dir| dir.join(out.file_name().unwrap_or_default()));
+    if let (Some(out_abs), Ok(root_abs)) = (&out_abs, root.canonicalize()) {
+        if let Some(taken) = ours.into_iter().find(|p| root_abs.join(p) == *out_abs) {
+            return Err(Error::Location {
+                location: out.display().to_string(),
+                reason: format!(
+                    "it is the catalog's own {taken}; exporting there would destroy the catalog (choose another output)"
+                ),
+            });
+        }
+    }
+    let partial = stacforge_core::fs::hidden_sibling(out, "stacforge-tmp", "");
+    let _interrupted = stacforge_core::fs::Cleanup::new(partial.clone());
     let mut items = Vec::with_capacity(local.items.len());
     for (path, item) in &local.items {
         let mut item = item.clone();
@@ -106,7 +128,6 @@ pub fn export(root: &Path, format: Format, out: &Path, public_url: Option<&str>)
     if format == Format::Geoparquet {
         check_one_nodata_type(&items, out)?;
     }
-    let partial = std::path::PathBuf::from(format!("{}.partial", out.display()));
     let io = |source| Error::Io {
         path: out.to_path_buf(),
         source,

@@ -295,13 +295,16 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
     if let Some(dir) = to.local_dir() {
         remove_leftovers(dir, assets.iter().map(|a| a.path.as_str()));
     }
-    // The manifest is saved as the run goes (every few objects), so a run
+    // The manifest is saved as the run goes (every object for a local
+    // destination, every 64 objects or 2 s for object storage), so a run
     // interrupted half-way is finished by the next without re-sending.
     let mut unsaved = 0usize;
     let mut last_save = std::time::Instant::now();
     let mut save = |published: &BTreeMap<String, (u64, String)>, force: bool| -> Result<()> {
         unsaved += 1;
-        if force || unsaved >= 64 || last_save.elapsed().as_secs() >= 2 {
+        // A local manifest costs a small write: saved after every object.
+        let local = to.local_dir().is_some();
+        if force || local || unsaved >= 64 || last_save.elapsed().as_secs() >= 2 {
             let bytes = serde_json::to_vec_pretty(published).expect("a map serialises");
             to.put_bytes(MANIFEST, bytes)?;
             unsaved = 0;

@@ -86,7 +86,10 @@ pub fn from_stac_item(path: &Path) -> Result<ItemSource> {
     })?;
     Ok(ItemSource {
         id,
-        item_href: format!("file://{}", absolute.display()),
+        item_href: format!(
+            "file://{}",
+            stacforge_core::href::encode(&absolute.display().to_string())
+        ),
         asset_path,
     })
 }

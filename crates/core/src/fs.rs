@@ -186,7 +186,13 @@ impl Drop for Cleanup {
 fn remove_path(path: &Path) {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => {
-            let _ = std::fs::remove_dir_all(path);
+            // Another thread may still be writing into it: try again.
+            for _ in 0..5 {
+                if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
         Ok(_) => {
             let _ = std::fs::remove_file(path);
@@ -202,6 +208,32 @@ pub fn remove_pending() {
     for path in pending.iter().rev() {
         remove_path(path);
     }
+}
+
+/// A new private work directory under the system's temporary folder
+/// (`stacforge-work-<pid>-<n>`), removed when the returned guard drops or
+/// the process is interrupted. Work directories of runs that were killed
+/// (their process gone) are removed first.
+pub fn work_dir() -> std::io::Result<Cleanup> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("stacforge-work-") else {
+                continue;
+            };
+            let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
+            if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = base.join(format!("stacforge-work-{}-{n}", std::process::id()));
+    let guard = Cleanup::new(dir.clone());
+    std::fs::create_dir_all(&dir)?;
+    Ok(guard)
 }
 
 /// An exclusive advisory lock on a store, reference file or catalog, held

@@ -46,7 +46,10 @@ impl Source {
         let file = std::fs::File::open(path).map_err(io)?;
         let checksum = sha256_multihash(file).map_err(io)?;
         Ok(Source {
-            href: format!("file://{}", absolute.display()),
+            href: format!(
+                "file://{}",
+                crate::href::encode(&absolute.display().to_string())
+            ),
             path: absolute,
             size: meta.len(),
             checksum,

@@ -338,6 +338,50 @@ impl CogOptions {
     }
 }
 
+/// Default for [`max_raster_bytes`]: 32 GB uncompressed.
+const MAX_RASTER_BYTES: u64 = 32_000_000_000;
+
+/// The largest raster (uncompressed bytes) converted without being asked:
+/// `STACFORGE_MAX_RASTER_GB` (decimal gigabytes), 32 by default.
+pub fn max_raster_bytes() -> u64 {
+    std::env::var("STACFORGE_MAX_RASTER_GB")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|gb| *gb > 0.0)
+        .map_or(MAX_RASTER_BYTES, |gb| (gb * 1e9) as u64)
+}
+
+/// Refuses, before any work, a raster larger than [`max_raster_bytes`]: a
+/// header claiming 200000 x 200000 pixels would otherwise run for hours
+/// and fill the disk.
+fn check_size(ds: &gdal::Dataset, src: &Path) -> Result<()> {
+    let (width, height) = ds.raster_size();
+    let bands = ds.raster_count();
+    let item = (1..=bands)
+        .filter_map(|b| ds.rasterband(b).ok())
+        .map(|b| u64::from(b.band_type().bytes()))
+        .max()
+        .unwrap_or(1);
+    let bytes = (width as u64)
+        .saturating_mul(height as u64)
+        .saturating_mul(bands as u64)
+        .saturating_mul(item);
+    let limit = max_raster_bytes();
+    if bytes > limit {
+        return Err(Error::Unsupported {
+            path: src.to_path_buf(),
+            reason: crate::error::Unsupported::TooLarge {
+                width,
+                height,
+                bands,
+                bytes,
+                limit,
+            },
+        });
+    }
+    Ok(())
+}
+
 /// A file name in the destination's directory that no reader expects.
 fn partial_path(dst: &Path) -> PathBuf {
     stacforge_core::fs::hidden_sibling(dst, "partial", ".tif")
@@ -368,7 +412,14 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::
     options.validate()?;
     let ds = inspect::open(src)?;
     inspect::georeferencing(&ds, src)?;
+    check_size(&ds, src)?;
     let partial = partial_path(dst);
+    // Removed if the run is interrupted (the COG driver's temporary
+    // overviews too); renamed away when the COG is complete.
+    let _interrupted = (
+        stacforge_core::fs::Cleanup::new(partial.clone()),
+        stacforge_core::fs::Cleanup::new(PathBuf::from(format!("{}.ovr.tmp", partial.display()))),
+    );
     let written = match &options.target_crs {
         Some(crs) => gdal_app::warp(&ds, &partial, &options.warp_args(crs)),
         None => gdal_app::translate(&ds, &partial, &options.translate_args()),

@@ -28,6 +28,19 @@ pub enum Unsupported {
         /// GDAL's name of the type.
         data_type: String,
     },
+    /// Larger than the configured limit (`STACFORGE_MAX_RASTER_GB`).
+    TooLarge {
+        /// Pixels across.
+        width: usize,
+        /// Pixels down.
+        height: usize,
+        /// Bands.
+        bands: usize,
+        /// Uncompressed bytes.
+        bytes: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A data type STAC and COG cannot carry.
     DataType {
         /// 1-based band index.
@@ -61,6 +74,18 @@ impl fmt::Display for Unsupported {
             Unsupported::Complex { band, data_type } => write!(
                 f,
                 "band {band} has the complex data type {data_type}, which neither COG readers nor STAC raster metadata support; split it into real and imaginary parts first"
+            ),
+            Unsupported::TooLarge {
+                width,
+                height,
+                bands,
+                bytes,
+                limit,
+            } => write!(
+                f,
+                "the raster is {width} x {height} pixels x {bands} band(s), {:.1} GB uncompressed, more than the limit of {:.1} GB; nothing was written (raise the limit with STACFORGE_MAX_RASTER_GB if this is intended)",
+                *bytes as f64 / 1e9,
+                *limit as f64 / 1e9
             ),
             Unsupported::DataType { band, data_type } => {
                 write!(f, "band {band} has the unsupported data type {data_type}")

@@ -312,7 +312,7 @@ fn describe(
     }
     item.assets.insert(key.into(), asset);
     for (source, size, checksum) in sources {
-        let href = format!("file://{source}");
+        let href = format!("file://{}", stacforge_core::href::encode(source));
         let name = Path::new(source)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

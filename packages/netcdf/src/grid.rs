@@ -155,6 +155,12 @@ pub fn grid(
                 c.name
             )));
         }
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            return Err(unsupported(format!(
+                "coordinate `{}` has no value ({}) at index {at}",
+                c.name, values[at]
+            )));
+        }
         cf::regular(&values).ok_or_else(|| {
             unsupported(format!(
                 "`{}` is not evenly spaced; it cannot be a raster grid",

@@ -56,8 +56,6 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
         if matches!(ext.as_str(), "json" | "tif" | "tiff") {
             out.insert(path.to_path_buf());
         }
-    } else {
-        anyhow::bail!("{}: no such file or directory", path.display());
     }
     Ok(())
 }
@@ -160,8 +158,21 @@ fn check_cog(path: &Path) -> Verdict {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let mut files = BTreeSet::new();
+    // Paths that cannot be read, or hold nothing to check: invalid inputs.
+    let mut unusable: Vec<(PathBuf, String)> = Vec::new();
     for p in &args.paths {
+        if let Err(e) = std::fs::metadata(p) {
+            unusable.push((p.clone(), format!("cannot be read: {e}")));
+            continue;
+        }
+        let before = files.len();
         collect(p, &mut files)?;
+        if files.len() == before {
+            unusable.push((
+                p.clone(),
+                "nothing to validate: no STAC JSON document or TIFF there".to_string(),
+            ));
+        }
     }
     let needs_schemas = files.iter().any(|f| {
         f.extension()
@@ -174,7 +185,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         ),
         (_, false) => None,
     };
-    let mut invalid = 0;
+    let mut invalid = unusable.len();
+    for (path, reason) in &unusable {
+        if args.json {
+            println!(
+                "{}",
+                json!({"path": path, "kind": "input", "valid": false, "errors": [reason], "warnings": []})
+            );
+        } else {
+            println!("INVALID {}: {reason}", path.display());
+        }
+    }
     for file in &files {
         let is_json = file
             .extension()
@@ -209,7 +230,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             }
         }
     }
-    eprintln!("{} passed, {invalid} failed", files.len() - invalid);
+    eprintln!(
+        "{} passed, {invalid} failed",
+        files.len() + unusable.len() - invalid
+    );
     Ok(if invalid == 0 {
         Outcome::Success
     } else {

@@ -24,8 +24,32 @@ impl Default for InspectOptions {
     }
 }
 
+/// Whether GDAL's HDF5 driver would try `path` as a family of files: GDAL
+/// 3.6 does when the path holds exactly one `0` (or ends in `0.h5`,
+/// `0.hdf5`), replacing it with `%d`, and HDF5's family driver then
+/// *creates* the members it does not find (empty files beside the source)
+/// when the file is not a complete HDF5 file.
+fn family_like(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    text.matches('0').count() == 1 || text.contains("0.h5") || text.contains("0.hdf5")
+}
+
+/// Every registered GDAL driver but the two HDF5 ones.
+fn drivers_but_hdf5() -> &'static Vec<String> {
+    static DRIVERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    DRIVERS.get_or_init(|| {
+        (0..gdal::DriverManager::count())
+            .filter_map(|i| gdal::DriverManager::get_driver(i).ok())
+            .map(|d| d.short_name())
+            .filter(|n| n != "HDF5" && n != "HDF5Image")
+            .collect()
+    })
+}
+
 /// Opens a file read-only whether or not it has bands of its own (HDF and
-/// NetCDF containers have subdatasets instead).
+/// NetCDF containers have subdatasets instead). A path that GDAL's HDF5 driver
+/// would take for a family of files is opened without that driver, so
+/// that a corrupt file never makes HDF5 create files beside it.
 pub fn open_container(path: &Path) -> Result<Dataset> {
     crate::init();
     if path.is_dir() {
@@ -34,10 +58,18 @@ pub fn open_container(path: &Path) -> Result<Dataset> {
             message: "is a directory, not a file".to_string(),
         });
     }
+    let without_hdf5: Vec<&str>;
+    let allowed_drivers = if family_like(path) {
+        without_hdf5 = drivers_but_hdf5().iter().map(String::as_str).collect();
+        Some(without_hdf5.as_slice())
+    } else {
+        None
+    };
     let options = gdal::DatasetOptions {
         open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER
             | gdal::GdalOpenFlags::GDAL_OF_READONLY
             | gdal::GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+        allowed_drivers,
         ..Default::default()
     };
     let ds = Dataset::open_ex(path, options).map_err(|e| Error::Open {

@@ -76,6 +76,7 @@ impl Catalog {
             };
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(target_io)?;
+                stacforge_core::fs::remove_stale_in(parent, "stacforge-tmp");
             }
             let tmp = stacforge_core::fs::hidden_sibling(&target, "stacforge-tmp", "");
             let guard = stacforge_core::fs::Cleanup::new(tmp.clone());
@@ -176,6 +177,9 @@ impl Catalog {
         stacforge_core::fs::crash_point("put");
         if let Some(dir) = &self.location.local_dir {
             let target = dir.join(path);
+            if let Some(parent) = target.parent() {
+                stacforge_core::fs::remove_stale_in(parent, "stacforge-tmp");
+            }
             return stacforge_core::fs::write_atomic(&target, &bytes).map_err(|source| Error::Io {
                 path: target,
                 source,

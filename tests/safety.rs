@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use gdal::Metadata;
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -963,4 +964,61 @@ fn d15_a_custom_endpoint_without_credentials_asks_for_them() {
         listener.accept().is_err(),
         "no request reached the endpoint"
     );
+}
+
+/// A small file system, unmounted when dropped.
+struct TinyDisk(PathBuf);
+
+impl TinyDisk {
+    /// A 40 KiB tmpfs at `dir`; `None` (saying so) where mounting is not
+    /// allowed (not root, or a container without the capability).
+    fn mount(dir: &Path) -> Option<TinyDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=40k", "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipping: cannot mount a small tmpfs here (needs root)");
+            return None;
+        }
+        Some(TinyDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Defect 13 (continued): a full disk is reported against the destination
+/// (not the source), and leaves neither a partial file nor an empty item
+/// folder.
+#[test]
+fn d13_a_full_disk_names_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = TinyDisk::mount(&dir.path().join("tiny")) else {
+        return;
+    };
+    let src = fixtures().join("geotiff/rgb_wgs84.tif");
+    let dst = disk.0.join("out.tif");
+    let run = stacforge([OsStr::new("cogify"), src.as_os_str(), dst.as_os_str()]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let said = text(&run);
+    assert!(
+        said.contains(&format!("{}: the disk is full", dst.display())),
+        "{said}"
+    );
+    let cat = disk.0.join("cat");
+    let run = create_items(&[&src], &cat, &[]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        text(&run).contains("cat/items/rgb_wgs84/rgb_wgs84.tif: No space left"),
+        "{}",
+        text(&run)
+    );
+    assert!(names(&disk.0).is_empty(), "{:?}", names(&disk.0));
+    assert!(!cat.join("items/rgb_wgs84").exists());
 }

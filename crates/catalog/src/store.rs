@@ -80,10 +80,24 @@ impl Catalog {
             }
             let tmp = stacforge_core::fs::hidden_sibling(&target, "stacforge-tmp", "");
             let guard = stacforge_core::fs::Cleanup::new(tmp.clone());
-            std::fs::copy(local, &tmp).map_err(io)?;
-            std::fs::rename(&tmp, &target).map_err(target_io)?;
+            let copied = std::fs::copy(local, &tmp)
+                .map_err(|e| {
+                    // A full disk is the destination's problem, not the file's.
+                    if e.kind() == std::io::ErrorKind::StorageFull {
+                        target_io(e)
+                    } else {
+                        io(e)
+                    }
+                })
+                .and_then(|_| std::fs::rename(&tmp, &target).map_err(target_io));
             drop(guard);
-            return Ok(());
+            if copied.is_err() {
+                // No empty item folder is left behind either.
+                if let Some(parent) = target.parent() {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
+            return copied;
         }
         let err = self.store_err(path);
         self.runtime.block_on(async {

@@ -65,6 +65,29 @@ pub fn replace_dir(staged: &Path, target: &Path) -> std::io::Result<()> {
     std::fs::remove_dir_all(staged)
 }
 
+/// Whether the file system holding `path` (or its nearest existing
+/// parent) has less than 1 MiB left for this user: a write that failed
+/// there most likely failed for want of space.
+pub fn nearly_full(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let mut at = Some(path);
+    while let Some(p) = at {
+        if p.exists() {
+            let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+                return false;
+            };
+            // SAFETY: statvfs fills the zeroed struct for a NUL-terminated path.
+            let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+            if unsafe { libc::statvfs(c.as_ptr(), &mut stat) } != 0 {
+                return false;
+            }
+            return (stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64) < 1 << 20;
+        }
+        at = p.parent();
+    }
+    false
+}
+
 /// Whether process `pid` is alive on this machine.
 pub fn process_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.

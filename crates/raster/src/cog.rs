@@ -441,7 +441,19 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::
             Ok(report)
         });
     if renamed.is_err() {
+        // GDAL may report a full disk only as a short file: name the
+        // destination and the cause, not the source.
+        let full = stacforge_core::fs::nearly_full(&partial);
         remove_partial(&partial);
+        if full {
+            return Err(Error::Io {
+                path: dst.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "the disk is full: no space left to write the COG",
+                ),
+            });
+        }
     }
     renamed.map_err(|e| match e {
         Error::Gdal {

@@ -273,6 +273,31 @@ fn d04_publish_refuses_links_out_of_the_catalog_and_changed_assets() {
     }
     std::fs::write(&item_path, &original).unwrap();
 
+    // A thumbnail changed in place (same size) after the item was written:
+    // its bytes are checked against the item before upload.
+    let mut changed = thumb_bytes.clone();
+    let last = changed.len() - 20;
+    changed[last] ^= 0xff;
+    std::fs::write(&thumb, &changed).unwrap();
+    let run = publish(&cat, &to, &[]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        text(&run).contains("does not match its file:checksum"),
+        "{}",
+        text(&run)
+    );
+    // Neither the changed file, nor its item, nor the collection is there
+    // (the COG, checked good, may be).
+    assert!(
+        !names(&to).iter().any(|n| n.ends_with(".png")
+            || n.ends_with("dem_utm33.json")
+            || n == "collection.json"),
+        "{:?}",
+        names(&to)
+    );
+    std::fs::write(&thumb, &thumb_bytes).unwrap();
+    let _ = std::fs::remove_dir_all(&to);
+
     // A COG truncated after the item was written: that item is not published.
     let cog = cat.join("items/dem_utm33/dem_utm33.tif");
     truncate_copy(&cog.clone(), &cog, 0.5);

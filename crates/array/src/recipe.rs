@@ -1549,7 +1549,12 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
 }
 
 /// Hidden siblings of a store that writers make (and killed ones leave).
-const STAGING_TAGS: &[&str] = &["stacforge-new", "stacforge-append", "stacforge-tmp"];
+const STAGING_TAGS: &[&str] = &[
+    "stacforge-new",
+    "stacforge-append",
+    "stacforge-old",
+    "stacforge-tmp",
+];
 
 /// Takes the store's lock (waiting for another writer), then removes what
 /// killed writers left beside it.
@@ -1570,7 +1575,7 @@ pub fn lock(store: &Path) -> Result<stacforge_core::fs::Lock> {
 
 /// Refuses to write a store at `out` that is, or would hold, a source.
 fn refuse_sources_inside(out: &Path, plan: &Plan) -> Result<()> {
-    let Ok(out_abs) = absolute_lexical(out) else {
+    let Ok(out_abs) = resolved_path(out) else {
         return Ok(());
     };
     for p in &plan.sources {
@@ -1590,13 +1595,13 @@ fn refuse_sources_inside(out: &Path, plan: &Plan) -> Result<()> {
 }
 
 /// `path` made absolute with its existing part resolved (symlinks too).
-fn absolute_lexical(path: &Path) -> std::io::Result<PathBuf> {
+fn resolved_path(path: &Path) -> std::io::Result<PathBuf> {
     if let Ok(p) = path.canonicalize() {
         return Ok(p);
     }
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     let base = match parent {
-        Some(p) => absolute_lexical(p)?,
+        Some(p) => resolved_path(p)?,
         None => std::env::current_dir()?,
     };
     Ok(base.join(path.file_name().unwrap_or_default()))

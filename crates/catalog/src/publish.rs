@@ -56,6 +56,9 @@ struct Object {
     body: Body,
     size: u64,
     checksum: String,
+    /// For a file whose checksum is the item's word for it: what to call
+    /// it when its bytes turn out to differ (checked before upload).
+    verify: Option<String>,
 }
 
 /// Joins `href` (relative, `/`-separated) onto the directory of `base`
@@ -108,6 +111,7 @@ fn json_object(path: String, doc: &Value) -> Object {
         size: bytes.len() as u64,
         path,
         body: Body::Json(bytes),
+        verify: None,
     }
 }
 
@@ -253,8 +257,6 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
                     )));
                 }
                 let size = std::fs::metadata(&real).map_err(io)?.len();
-                let checksum =
-                    sha256_multihash(std::fs::File::open(&real).map_err(io)?).map_err(io)?;
                 let said_size = asset.get("file:size").and_then(Value::as_u64);
                 let said_checksum = asset.get("file:checksum").and_then(Value::as_str);
                 if said_size.is_some_and(|s| s != size) {
@@ -262,15 +264,21 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
                         "asset {key} ({href}) has {size} bytes but the item says {}; the file changed after the item was written (re-create the item)",
                         said_size.unwrap_or_default()
                     ));
-                } else if said_checksum.is_some_and(|c| c != checksum) {
-                    broken.entry(item_path.clone()).or_insert(format!(
-                        "asset {key} ({href}) does not match its file:checksum; the file changed after the item was written (re-create the item)"
-                    ));
                 }
+                // The item's checksum stands for the file until it is sent:
+                // every file is hashed (and checked against it) right before
+                // it is uploaded, never for objects the destination has.
+                let checksum = match said_checksum {
+                    Some(c) => c.to_string(),
+                    None => {
+                        sha256_multihash(std::fs::File::open(&real).map_err(io)?).map_err(io)?
+                    }
+                };
                 assets.push(Object {
                     path,
                     body: Body::File(real),
                     size,
+                    verify: said_checksum.map(|_| format!("asset {key} ({href}) of {item_path}")),
                     checksum,
                 });
             }
@@ -328,6 +336,25 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         {
             report.unchanged.push(object.path.clone());
             return true;
+        }
+        if let (Body::File(local), Some(what)) = (&object.body, &object.verify) {
+            let actual = std::fs::File::open(local).and_then(sha256_multihash);
+            match actual {
+                Ok(sum) if sum == object.checksum => {}
+                Ok(_) => {
+                    report.failed.push((
+                        object.path.clone(),
+                        format!("{what} does not match its file:checksum; the file changed after the item was written (re-create the item)"),
+                    ));
+                    return false;
+                }
+                Err(e) => {
+                    report
+                        .failed
+                        .push((object.path.clone(), format!("{}: {e}", local.display())));
+                    return false;
+                }
+            }
         }
         let sent = match &object.body {
             Body::File(local) => to.put_file(local, &object.path),

@@ -59,7 +59,20 @@ pub fn replace_dir(staged: &Path, target: &Path) -> std::io::Result<()> {
         )
     };
     if status != 0 {
-        return Err(std::io::Error::last_os_error());
+        let err = std::io::Error::last_os_error();
+        // File systems without the exchange (some network ones): the old
+        // tree is moved aside, then the new one in; readers may find
+        // nothing at `target` between the two renames, never a mix.
+        if !matches!(
+            err.raw_os_error(),
+            Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+        ) {
+            return Err(err);
+        }
+        let aside = hidden_sibling(target, "stacforge-old", "");
+        std::fs::rename(target, &aside)?;
+        std::fs::rename(staged, target)?;
+        return std::fs::remove_dir_all(&aside);
     }
     crate::fs::crash_point("replace-dir");
     std::fs::remove_dir_all(staged)

@@ -33,7 +33,7 @@ endif
 
 lint: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 # Formatting, lints, unit, integration, snapshot and interop tests, then a
 # smoke run of the benchmark suite (harness and equivalence checks; the

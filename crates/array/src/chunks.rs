@@ -357,39 +357,6 @@ pub fn chunks_in(shape: &[u64], chunk: &[u64], region: &[std::ops::Range<u64>]) 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unshuffle_inverts_shuffle() {
-        let values: Vec<u8> = (0u16..6)
-            .flat_map(|v| (v * 257 + 1).to_le_bytes())
-            .collect();
-        let mut shuffled = vec![0u8; values.len()];
-        for (i, b) in values.iter().enumerate() {
-            shuffled[(i % 2) * 6 + i / 2] = *b;
-        }
-        assert_eq!(unshuffle(&shuffled, 2), values);
-    }
-
-    #[test]
-    fn regions_are_cut_from_chunks() {
-        // A 4x4 array of u8 0..16 in 2x2 chunks; read rows 1..3, cols 1..4.
-        let region = [1..3u64, 1..4];
-        let chunks = chunks_in(&[4, 4], &[2, 2], &region);
-        assert_eq!(chunks, vec![vec![0, 0], vec![0, 2], vec![2, 0], vec![2, 2]]);
-        let mut out = vec![0u8; 6];
-        for origin in &chunks {
-            let bytes: Vec<u8> = (0..2)
-                .flat_map(|r| (0..2).map(move |c| ((origin[0] + r) * 4 + origin[1] + c) as u8))
-                .collect();
-            copy_into_region(&bytes, &[2, 2], origin, &region, &mut out, 1);
-        }
-        assert_eq!(out, vec![5, 6, 7, 9, 10, 11]);
-    }
-}
-
 /// Reads the hyperslab `ranges` of variable `name` by decoding its HDF5
 /// chunks directly; `None` when that is not possible (not an HDF5 file, a
 /// layout other than chunked, a filter stacforge cannot decode, a chunk
@@ -442,4 +409,37 @@ pub fn read_direct(
         copy_into_region(&bytes, chunk, &origin, &region, &mut out, storage.item);
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unshuffle_inverts_shuffle() {
+        let values: Vec<u8> = (0u16..6)
+            .flat_map(|v| (v * 257 + 1).to_le_bytes())
+            .collect();
+        let mut shuffled = vec![0u8; values.len()];
+        for (i, b) in values.iter().enumerate() {
+            shuffled[(i % 2) * 6 + i / 2] = *b;
+        }
+        assert_eq!(unshuffle(&shuffled, 2), values);
+    }
+
+    #[test]
+    fn regions_are_cut_from_chunks() {
+        // A 4x4 array of u8 0..16 in 2x2 chunks; read rows 1..3, cols 1..4.
+        let region = [1..3u64, 1..4];
+        let chunks = chunks_in(&[4, 4], &[2, 2], &region);
+        assert_eq!(chunks, vec![vec![0, 0], vec![0, 2], vec![2, 0], vec![2, 2]]);
+        let mut out = vec![0u8; 6];
+        for origin in &chunks {
+            let bytes: Vec<u8> = (0..2)
+                .flat_map(|r| (0..2).map(move |c| ((origin[0] + r) * 4 + origin[1] + c) as u8))
+                .collect();
+            copy_into_region(&bytes, &[2, 2], origin, &region, &mut out, 1);
+        }
+        assert_eq!(out, vec![5, 6, 7, 9, 10, 11]);
+    }
 }

@@ -196,7 +196,7 @@ impl Inventory {
                     name: a.name.clone(),
                     dims: names,
                     shape,
-                    dtype: crate::recipe::dtype_of(a),
+                    dtype: a.dtype(),
                     other_type: None,
                     attrs,
                     fill: None,

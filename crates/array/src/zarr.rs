@@ -226,6 +226,16 @@ impl StoredArray {
         self.meta["shape"] = json!(shape);
     }
 
+    /// The element type of the array (`None` for one stacforge cannot read).
+    pub fn dtype(&self) -> Option<ElementType> {
+        let name = self
+            .meta
+            .get("data_type")
+            .or_else(|| self.meta.get("dtype"))?
+            .as_str()?;
+        ElementType::from_zarr(name).map(|(t, _)| t)
+    }
+
     /// The array's dimension names.
     pub fn dims(&self) -> Vec<String> {
         let names = match self.meta.get("dimension_names") {

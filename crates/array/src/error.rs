@@ -7,6 +7,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, with the file it went wrong in.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 #[allow(missing_docs)]
 pub enum Error {
     #[error("{}: not a readable NetCDF/HDF5 file: {message}", path.display())]
@@ -40,8 +41,20 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid recipe: {0}")]
-    Recipe(String),
+    #[error("no sources were given")]
+    NoSources,
+    #[error("no source can be read ({count} tried); the first: {first}")]
+    NoReadableSource { count: usize, first: Box<Error> },
+    #[error("no source has a time step in the requested date range")]
+    NothingInRange,
+    #[error("{}: it has no record (unlimited) or time dimension to concatenate along; give one with --concat-dim", path.display())]
+    NoConcatDim { path: PathBuf },
+    #[error("{}: it is concatenated along `{stored}`, not `{requested}`", store.display())]
+    OtherConcatDim {
+        store: PathBuf,
+        stored: String,
+        requested: String,
+    },
     #[error(transparent)]
     Core(#[from] stacforge_core::Error),
 }

@@ -407,7 +407,9 @@ mod tests {
         let mut item = Item::new("x");
         item.collection = Some("c".into());
         item.properties.datetime = Some("2020-01-01T00:00:00Z".parse().unwrap());
-        catalog.write_item(item, std::slice::from_ref(&artifact)).unwrap();
+        catalog
+            .write_item(item, std::slice::from_ref(&artifact))
+            .unwrap();
         let published = dir.path().join("items/x/x.tif");
         assert_eq!(
             sha256_multihash(std::fs::File::open(&published).unwrap()).unwrap(),

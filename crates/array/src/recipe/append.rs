@@ -28,11 +28,11 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
         message: "it has no concatenation dimension to append along".into(),
     })?;
     if recipe.concat_dim.as_ref().is_some_and(|d| *d != concat) {
-        return Err(Error::Recipe(format!(
-            "{} is concatenated along `{concat}`, not `{}`",
-            store.display(),
-            recipe.concat_dim.as_deref().unwrap_or_default()
-        )));
+        return Err(Error::OtherConcatDim {
+            store: store.to_path_buf(),
+            stored: concat,
+            requested: recipe.concat_dim.clone().unwrap_or_default(),
+        });
     }
     let (fresh, skipped) = split_recorded(&recipe.sources, record.sources.iter())?;
     let old_len = record.sources.iter().map(|s| s.steps).sum::<usize>();

@@ -99,7 +99,7 @@ impl Plan {
 /// Inventories and checks the sources and plans the arrays.
 pub fn plan(recipe: &Recipe) -> Result<Plan> {
     if recipe.sources.is_empty() {
-        return Err(Error::Recipe("no sources".into()));
+        return Err(Error::NoSources);
     }
     if recipe.skip_bad {
         // Sources that cannot even be opened are left out first, so the
@@ -109,22 +109,27 @@ pub fn plan(recipe: &Recipe) -> Result<Plan> {
         for path in &recipe.sources {
             match Reader::open(path, recipe.group.as_deref()).and_then(|r| r.inventory()) {
                 Ok(_) => good.push(path.clone()),
-                Err(e) => unreadable.push((path.clone(), e.to_string())),
+                Err(e) => unreadable.push((path.clone(), e)),
             }
         }
         if good.is_empty() {
-            return Err(Error::Recipe(format!(
-                "no source can be read ({} tried; the first: {})",
-                unreadable.len(),
-                unreadable[0].1
-            )));
+            let count = unreadable.len();
+            let first = unreadable.swap_remove(0).1;
+            return Err(Error::NoReadableSource {
+                count,
+                first: Box::new(first),
+            });
         }
         let mut plan = plan_readable(&Recipe {
             sources: good,
             ..recipe.clone()
         })?;
-        unreadable.extend(std::mem::take(&mut plan.skipped));
-        plan.skipped = unreadable;
+        let mismatched = std::mem::take(&mut plan.skipped);
+        plan.skipped = unreadable
+            .into_iter()
+            .map(|(path, e)| (path, e.to_string()))
+            .chain(mismatched)
+            .collect();
         return Ok(plan);
     }
     plan_readable(recipe)
@@ -177,10 +182,9 @@ pub(super) fn plan_headers(recipe: &Recipe) -> Result<Plan> {
         None => default_concat_dim(&first),
     };
     if concat_dim.is_none() && recipe.sources.len() > 1 {
-        return Err(Error::Recipe(format!(
-            "{} has no record (unlimited) or time dimension to concatenate along; give one with --concat-dim",
-            first.path.display()
-        )));
+        return Err(Error::NoConcatDim {
+            path: first.path.clone(),
+        });
     }
     let (selected, placeholders, mut warnings) = select(&first, &recipe.variables)?;
     let concat = concat_dim.as_deref();
@@ -293,9 +297,7 @@ pub(super) fn plan_headers(recipe: &Recipe) -> Result<Plan> {
         }
     }
     if placed.is_empty() {
-        return Err(Error::Recipe(
-            "no source has a time step in the requested date range".into(),
-        ));
+        return Err(Error::NothingInRange);
     }
     if concat_dim.is_some() {
         placed.sort_by(|a, b| {

@@ -378,6 +378,10 @@ fn the_archive_sidecar_is_published_and_must_agree_with_the_granule() {
         .find(|p| p.to_string_lossy().contains("MOD10A1."))
         .unwrap();
     let xml = PathBuf::from(format!("{}.xml", src.display()));
+    // As LP DAAC writes them, the sidecar declares the ECS DTD.
+    assert!(std::fs::read_to_string(&xml)
+        .unwrap()
+        .contains("<!DOCTYPE GranuleMetaDataFile SYSTEM"));
     let out = tempfile::tempdir().unwrap();
     let run = package_create_items("modis", &[&src], out.path(), &[]);
     assert!(run.status.success(), "{}", text(&run));
@@ -419,6 +423,24 @@ fn the_archive_sidecar_is_published_and_must_agree_with_the_granule() {
         assert!(text.contains(".hdf.xml: ") && text.contains(said), "{text}");
         assert!(!dir.path().join(format!("out/items/{id}")).exists());
     }
+    // A sidecar that cannot be parsed is a warning, not a lost granule.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(src.file_name().unwrap());
+    std::fs::copy(&src, &copy).unwrap();
+    std::fs::write(
+        format!("{}.xml", copy.display()),
+        "<GranuleMetaDataFile><broken>",
+    )
+    .unwrap();
+    let run = package_create_items("modis", &[&copy], &dir.path().join("out"), &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(
+        text(&run).contains("warning:") && text(&run).contains("not valid XML"),
+        "{}",
+        text(&run)
+    );
+    let item = json(&dir.path().join(format!("out/items/{id}/{id}.json")));
+    assert!(item["assets"].get("metadata").is_none(), "{item}");
     // The same times written with another precision agree.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join(src.file_name().unwrap());

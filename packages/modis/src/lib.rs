@@ -331,7 +331,7 @@ impl Package for Modis {
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         let path = &job.source.path;
         let container = inspect::open_container(path)?;
-        let sidecar = sidecar::read(path).map_err(|m| refuse(path, m))?;
+        let sidecar = sidecar::read(path);
         let granule = ecs(&container, path, sidecar.as_ref())?;
         if let Some(sidecar) = &sidecar {
             check_sidecar(path, job.source.size, sidecar, &granule)?;

@@ -32,15 +32,30 @@ pub fn path_of(hdf: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Reads the sidecar beside `hdf`, if there is one.
-pub fn read(hdf: &Path) -> Result<Option<Sidecar>, String> {
+/// Reads the sidecar beside `hdf`, if there is one. A sidecar that cannot
+/// be read or parsed as ECS granule metadata is reported as a warning
+/// (the granule's own ECS metadata still describe it) and left out.
+pub fn read(hdf: &Path) -> Option<Sidecar> {
+    parse(hdf).unwrap_or_else(|message| {
+        eprintln!("warning: {message}; the sidecar is left out");
+        None
+    })
+}
+
+fn parse(hdf: &Path) -> Result<Option<Sidecar>, String> {
     let path = path_of(hdf);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let doc = roxmltree::Document::parse(&text)
+    // LP DAAC's sidecars declare the ECS DTD by URL; the declaration is
+    // allowed (roxmltree never fetches anything) and the DTD unused.
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&text, options)
         .map_err(|e| format!("{}: not valid XML: {e}", path.display()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "GranuleMetaDataFile" {
@@ -119,10 +134,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("stacforge-sidecar-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let hdf = dir.join("MOD10A1.A2022033.h09v05.061.2022042050729.hdf");
-        assert_eq!(read(&hdf).unwrap(), None, "no sidecar");
+        assert_eq!(read(&hdf), None, "no sidecar");
         std::fs::write(
             path_of(&hdf),
             r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE GranuleMetaDataFile SYSTEM "http://ecsinfo.gsfc.nasa.gov/ECSInfo/ecsmetadata/dtds/DPL/ECS/ScienceGranuleMetadata.dtd">
 <GranuleMetaDataFile><GranuleURMetaData>
   <CollectionMetaData><ShortName>MOD10A1</ShortName><VersionID>61</VersionID></CollectionMetaData>
   <DataFiles><DataFileContainer>
@@ -137,16 +153,19 @@ mod tests {
 </GranuleURMetaData></GranuleMetaDataFile>"#,
         )
         .unwrap();
-        let s = read(&hdf).unwrap().unwrap();
+        let s = read(&hdf).unwrap();
         assert_eq!(s.short_name.as_deref(), Some("MOD10A1"));
         assert_eq!(s.version.as_deref(), Some("061"));
         assert_eq!((s.horizontal_tile, s.vertical_tile), (Some(9), Some(5)));
         assert_eq!(s.file_size, Some(16420));
         assert_eq!(s.start.unwrap().to_rfc3339(), "2022-02-02T00:00:00+00:00");
         std::fs::write(path_of(&hdf), "<Other/>").unwrap();
-        assert!(read(&hdf)
+        assert!(parse(&hdf)
             .unwrap_err()
             .contains("not an ECS granule metadata file"));
+        assert_eq!(read(&hdf), None, "left out, with a warning");
+        std::fs::write(path_of(&hdf), "<GranuleMetaDataFile><unclosed>").unwrap();
+        assert!(parse(&hdf).unwrap_err().contains("not valid XML"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -42,8 +42,17 @@ enum Command {
 /// An error and its causes on one line, skipping causes whose text the
 /// message already contains (object_store and GDAL errors embed their sources).
 pub fn describe(err: &anyhow::Error) -> String {
+    join_causes(err.chain())
+}
+
+/// [`describe`] for any error.
+pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
+    join_causes(std::iter::successors(Some(err), |e| e.source()))
+}
+
+fn join_causes<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut text = String::new();
-    for cause in err.chain() {
+    for cause in chain {
         let cause = cause.to_string();
         if !text.contains(&cause) {
             if !text.is_empty() {

@@ -4,15 +4,11 @@ use crate::{
     options::{CogArgs, StoreArgs},
     registry, Outcome,
 };
-use anyhow::Context;
 use clap::{ArgMatches, Args as _, Command, FromArgMatches};
-use rayon::prelude::*;
 use stacforge_catalog::Catalog;
-use stacforge_core::{package::validate_id, Job, Package, Source, Timing};
-use std::collections::HashMap;
+use stacforge_core::{package::validate_id, Package, Timing};
+use stacforge_runner::{RunOptions, SourceOutcome};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 /// Options of `stacforge <package> create-item`.
 #[derive(Debug, clap::Args)]
@@ -114,13 +110,6 @@ fn create_collection(package_id: &str, args: &CollectionArgs) -> anyhow::Result<
     Ok(Outcome::Success)
 }
 
-/// What happened to one source.
-struct Done {
-    source: PathBuf,
-    result: anyhow::Result<String>,
-    seconds: f64,
-}
-
 fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
     let cog = args.cog.to_options()?;
     if args.in_place {
@@ -137,181 +126,63 @@ fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Converts every source with `package` and writes the items and the
-/// collection (the package carries its COG options).
+/// collection (the package carries its COG options), through the shared
+/// run loop (`stacforge_runner`).
 pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::Result<Outcome> {
     let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
     let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
-    let staging = stacforge_core::fs::work_dir().context("creating a staging directory")?;
-
-    // Two sources with the same item id would overwrite each other's item:
-    // the first one keeps the id, the others fail.
-    let mut first_by_id: HashMap<String, &PathBuf> = HashMap::new();
-    let mut duplicate: HashMap<usize, String> = HashMap::new();
-    for (i, src) in args.sources.iter().enumerate() {
-        let id = planned_id(src);
-        match first_by_id.get(&id) {
-            Some(first) => {
-                duplicate.insert(i, format!(
-                    "{}: its item id {id:?} is already taken by {} in this batch; rename one of them",
-                    src.display(),
-                    first.display()
-                ));
-            }
-            None => {
-                first_by_id.insert(id, src);
-            }
-        }
-    }
-
-    let total = args.sources.len();
-    let finished = AtomicUsize::new(0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()?;
-    let done: Vec<Done> = pool.install(|| {
-        args.sources
-            .par_iter()
-            .enumerate()
-            .map(|(i, src)| {
-                let started = Instant::now();
-                let result = match duplicate.get(&i) {
-                    Some(message) => Err(anyhow::anyhow!(message.clone())),
-                    None => {
-                        let workdir = staging.path().join(i.to_string());
-                        let result = process(
-                            package.as_ref(),
-                            &catalog,
-                            src,
-                            workdir.clone(),
-                            &collection_id,
-                            args.datetime,
-                        );
-                        let _ = std::fs::remove_dir_all(&workdir);
-                        result
-                    }
-                };
-                let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                let seconds = started.elapsed().as_secs_f64();
-                match &result {
-                    Ok(path) => eprintln!(
-                        "[{n}/{total}] ok     {} -> {path} ({seconds:.2} s)",
-                        src.display()
-                    ),
-                    Err(e) => eprintln!("[{n}/{total}] FAILED {}", crate::describe(e)),
-                }
-                Done {
-                    source: src.clone(),
-                    result,
-                    seconds,
-                }
-            })
-            .collect()
-    });
-
-    let failed: Vec<&Done> = done.iter().filter(|d| d.result.is_err()).collect();
-    // When every source failed, the catalog is left as it was: no empty
-    // collection appears where there was none.
-    let items = if failed.len() == total && total > 0 {
-        catalog.items()?.len()
-    } else {
-        write_collection(package.as_ref(), &catalog, collection_id)?
+    let options = RunOptions {
+        collection_id,
+        datetime: args.datetime,
+        jobs: args.jobs,
     };
+    let progress = |n: usize, total: usize, outcome: &SourceOutcome| match &outcome.result {
+        Ok(path) => eprintln!(
+            "[{n}/{total}] ok     {} -> {path} ({:.2} s)",
+            outcome.source.display(),
+            outcome.seconds
+        ),
+        Err(e) => eprintln!("[{n}/{total}] FAILED {}", crate::describe_error(e)),
+    };
+    let report = stacforge_runner::run(
+        package.as_ref(),
+        &args.sources,
+        &catalog,
+        &options,
+        &progress,
+    )?;
+    let total = report.outcomes.len();
+    let failed = report.failed().count();
     eprintln!(
-        "{total} source(s): {} item(s) written, {} failed; {}/collection.json lists {items} item(s)",
-        total - failed.len(),
-        failed.len(),
-        catalog.location()
+        "{total} source(s): {} item(s) written, {failed} failed; {}/collection.json lists {} item(s)",
+        total - failed,
+        catalog.location(),
+        report.items
     );
     if args.json {
-        let entries: Vec<_> = done
+        let entries: Vec<_> = report
+            .outcomes
             .iter()
-            .map(|d| match &d.result {
+            .map(|o| match &o.result {
                 Ok(path) => {
-                    serde_json::json!({"source": d.source, "item": path, "seconds": d.seconds})
+                    serde_json::json!({"source": o.source, "item": path, "seconds": o.seconds})
                 }
-                Err(e) => serde_json::json!({"source": d.source, "error": crate::describe(e)}),
+                Err(e) => {
+                    serde_json::json!({"source": o.source, "error": crate::describe_error(e)})
+                }
             })
             .collect();
         let summary = serde_json::json!({
             "catalog": catalog.location(),
-            "written": total - failed.len(),
-            "failed": failed.len(),
+            "written": total - failed,
+            "failed": failed,
             "sources": entries,
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
-    Ok(if failed.is_empty() {
+    Ok(if failed == 0 {
         Outcome::Success
     } else {
         Outcome::SomeFailed
     })
-}
-
-/// The item id for a source: its file name without the extension.
-fn item_id(src: &std::path::Path) -> String {
-    src.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| src.display().to_string())
-}
-
-fn is_stac_item(src: &std::path::Path) -> bool {
-    src.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-}
-
-/// The id the source's item will get (a STAC item source keeps its id);
-/// a source that cannot be read keeps its path, and fails later with a reason.
-fn planned_id(src: &std::path::Path) -> String {
-    if is_stac_item(src) {
-        stacforge_catalog::source::from_stac_item(src)
-            .map(|s| s.id)
-            .unwrap_or_else(|_| src.display().to_string())
-    } else {
-        item_id(src)
-    }
-}
-
-/// Converts, describes and publishes one source; returns the item's path.
-fn process(
-    package: &dyn Package,
-    catalog: &Catalog,
-    src: &std::path::Path,
-    workdir: PathBuf,
-    collection_id: &str,
-    datetime: Option<Timing>,
-) -> anyhow::Result<String> {
-    let is_json = src
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let (source, item_id, derived_from) = if is_json {
-        let found = stacforge_catalog::source::from_stac_item(src)?;
-        let source = Source::from_path(&found.asset_path)
-            .with_context(|| format!("{}: reading its data asset", src.display()))?;
-        (source, found.id, Some(found.item_href))
-    } else {
-        (Source::from_path(src)?, item_id(src), None)
-    };
-    validate_id(&item_id).with_context(|| format!("{}: unusable item id", src.display()))?;
-    if package.writes_files() {
-        std::fs::create_dir_all(&workdir)
-            .with_context(|| format!("creating the staging directory {}", workdir.display()))?;
-    }
-    let job = Job {
-        source,
-        item_id,
-        collection_id: collection_id.to_string(),
-        workdir,
-        datetime,
-        derived_from,
-    };
-    let artifacts = package.convert(&job)?;
-    let item = package.describe(&job, &artifacts)?;
-    let item = catalog
-        .write_item(item, &artifacts)
-        .with_context(|| format!("{}: publishing the item", src.display()))?;
-    Ok(format!(
-        "{}/{}",
-        catalog.location(),
-        stacforge_catalog::layout::item_path(&item.id)
-    ))
 }

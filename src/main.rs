@@ -151,12 +151,20 @@ fn main() -> ExitCode {
         stacforge_raster::init();
     }
     let mut command = Cli::command();
-    for package in registry::packages(&Default::default()) {
-        command = command.subcommand(cmd::create::package_command(package.as_ref()));
+    for entry in registry::entries() {
+        match cmd::create::package_command(&entry) {
+            Ok(sub) => command = command.subcommand(sub),
+            Err(e) => {
+                eprintln!("error: package {}: {}", entry.id, describe(&e));
+                return ExitCode::from(2);
+            }
+        }
     }
     let matches = command.get_matches();
     let result = match matches.subcommand() {
-        Some((name, sub)) if registry::find(name).is_some() => cmd::create::run(name, sub),
+        Some((name, sub)) if registry::find(name).is_some() => {
+            cmd::create::run(&registry::find(name).expect("just found"), sub)
+        }
         _ => match Cli::from_arg_matches(&matches) {
             Ok(cli) => match cli.command {
                 Command::List(args) => cmd::list::run(&args),

@@ -1,20 +1,115 @@
-//! The dataset packages this binary knows, in one explicit list.
+//! The dataset packages this binary knows, in one explicit list. Each entry
+//! adds its own command-line options to its `create-item` (so they appear in
+//! its `--help`) and builds the package from them: generic code never
+//! special-cases a package by id.
 
+use crate::options::CogArgs;
+use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use stacforge_core::Package;
-use stacforge_raster::CogOptions;
 
-/// Every package, configured with the COG options given on the command line.
-pub fn packages(cog: &CogOptions) -> Vec<Box<dyn Package>> {
+/// One registered package.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The package id (its subcommand).
+    pub id: &'static str,
+    /// The kinds of output it writes, for `stacforge list`.
+    pub outputs: &'static [&'static str],
+    /// Adds the package's own options to its `create-item` command.
+    pub args: fn(Command) -> Command,
+    /// Builds the package from the parsed `create-item` options.
+    pub build: fn(&ArgMatches) -> anyhow::Result<Box<dyn Package>>,
+}
+
+/// Options of the geotiff package.
+#[derive(Debug, clap::Args)]
+struct GeoTiffArgs {
+    /// Describe the sources where they are, without converting them: the
+    /// data asset links to the source file, with its size and checksum; no
+    /// COG, no thumbnail, no pixel read.
+    #[arg(long, conflicts_with_all = ["compression", "t_srs", "web_optimized"])]
+    in_place: bool,
+    #[command(flatten)]
+    cog: CogArgs,
+}
+
+fn cog_package(
+    matches: &ArgMatches,
+    make: fn(stacforge_raster::CogOptions) -> Box<dyn Package>,
+) -> anyhow::Result<Box<dyn Package>> {
+    Ok(make(CogArgs::from_arg_matches(matches)?.to_options()?))
+}
+
+/// Every package, in the order `stacforge list` shows them.
+pub fn entries() -> Vec<Entry> {
     vec![
-        Box::new(stacforge_geotiff::GeoTiff::new(cog.clone())),
-        Box::new(stacforge_modis::Modis::new(cog.clone())),
-        Box::new(stacforge_netcdf::Imerg::new(cog.clone())),
+        Entry {
+            id: "geotiff",
+            outputs: &["COG", "in place (--in-place)"],
+            args: GeoTiffArgs::augment_args,
+            build: |m| {
+                let args = GeoTiffArgs::from_arg_matches(m)?;
+                Ok(if args.in_place {
+                    Box::new(stacforge_geotiff::GeoTiff::in_place())
+                } else {
+                    Box::new(stacforge_geotiff::GeoTiff::new(args.cog.to_options()?))
+                })
+            },
+        },
+        Entry {
+            id: "modis",
+            outputs: &["COG"],
+            args: CogArgs::augment_args,
+            build: |m| cog_package(m, |cog| Box::new(stacforge_modis::Modis::new(cog))),
+        },
+        Entry {
+            id: "imerg",
+            outputs: &["COG"],
+            args: CogArgs::augment_args,
+            build: |m| cog_package(m, |cog| Box::new(stacforge_netcdf::Imerg::new(cog))),
+        },
     ]
 }
 
-/// The package with this id, if there is one.
-pub fn find(id: &str) -> Option<Box<dyn Package>> {
-    packages(&CogOptions::default())
-        .into_iter()
-        .find(|p| p.id() == id)
+impl Entry {
+    /// The package with its default options (for its title and metadata).
+    pub fn default_package(&self) -> anyhow::Result<Box<dyn Package>> {
+        let matches = (self.args)(Command::new(self.id).no_binary_name(true))
+            .try_get_matches_from(Vec::<String>::new())?;
+        (self.build)(&matches)
+    }
+}
+
+/// The entry with this id, if there is one.
+pub fn find(id: &str) -> Option<Entry> {
+    entries().into_iter().find(|e| e.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each entry builds the package it names, from its defaults and from
+    /// its own options.
+    #[test]
+    fn entries_build_the_packages_they_name() {
+        for entry in entries() {
+            assert_eq!(entry.default_package().unwrap().id(), entry.id);
+            let command = (entry.args)(Command::new(entry.id).no_binary_name(true));
+            let matches = command
+                .try_get_matches_from(["--compression", "zstd"])
+                .unwrap();
+            assert_eq!((entry.build)(&matches).unwrap().id(), entry.id);
+        }
+        let geotiff = find("geotiff").unwrap();
+        let command = (geotiff.args)(Command::new("geotiff").no_binary_name(true));
+        assert!(command
+            .clone()
+            .try_get_matches_from(["--in-place", "--compression", "zstd"])
+            .is_err());
+        assert!(!find("modis")
+            .map(|m| (m.args)(Command::new("modis").no_binary_name(true)))
+            .unwrap()
+            .get_arguments()
+            .any(|a| a.get_id() == "in_place"));
+    }
 }

@@ -417,3 +417,34 @@ fn in_place_items_link_the_sources_and_copy_nothing() {
     );
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
 }
+
+/// Each package's own options are its own: `--in-place` is the geotiff
+/// package's (shown in its help, refused by the others), and `list` says
+/// what each package writes.
+#[test]
+fn packages_declare_their_own_options() {
+    let help = stacforge(["geotiff", "create-item", "--help"]);
+    assert!(text(&help).contains("--in-place"), "{}", text(&help));
+    let help = stacforge(["modis", "create-item", "--help"]);
+    assert!(!text(&help).contains("--in-place"), "{}", text(&help));
+    assert!(text(&help).contains("--compression"), "{}", text(&help));
+    let dir = tempfile::tempdir().unwrap();
+    let run = package_create_items(
+        "modis",
+        &[fixtures().join("geotiff/dem_utm33.tif")],
+        dir.path(),
+        &["--in-place"],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let list = stacforge(["list", "--json"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["geotiff", "modis", "imerg"]);
+    assert!(list[0]["outputs"].as_str().unwrap().contains("COG"));
+}

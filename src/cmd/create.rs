@@ -1,9 +1,6 @@
 //! The verbs every package has: `create-item` and `create-collection`.
 
-use crate::{
-    options::{CogArgs, StoreArgs},
-    registry, Outcome,
-};
+use crate::{options::StoreArgs, registry::Entry, Outcome};
 use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use stacforge_catalog::Catalog;
 use stacforge_core::{package::validate_id, Package, Timing};
@@ -33,22 +30,8 @@ pub struct ItemArgs {
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
-    /// Describe the sources where they are, without converting them (geotiff
-    /// package only): the data asset links to the source file, with its size
-    /// and checksum; no COG, no thumbnail, no pixel read.
-    #[arg(long, conflicts_with_all = ["compression", "t_srs", "web_optimized"])]
-    in_place: bool,
-    #[command(flatten)]
-    cog: CogArgs,
     #[command(flatten)]
     store: StoreArgs,
-}
-
-impl ItemArgs {
-    /// The COG options given.
-    pub fn cog_options(&self) -> anyhow::Result<stacforge_raster::CogOptions> {
-        self.cog.to_options()
-    }
 }
 
 /// Options of `stacforge <package> create-collection`.
@@ -64,27 +47,34 @@ pub struct CollectionArgs {
     store: StoreArgs,
 }
 
-/// The subcommand of one package.
-pub fn package_command(package: &dyn Package) -> Command {
-    Command::new(package.id())
+/// The subcommand of one package, with the package's own options on its
+/// `create-item`.
+pub fn package_command(entry: &Entry) -> anyhow::Result<Command> {
+    let package = entry.default_package()?;
+    let create_item = (entry.args)(ItemArgs::augment_args(
+        Command::new("create-item")
+            .about("Convert sources and write one item per source, then update the collection"),
+    ));
+    Ok(Command::new(entry.id)
         .about(package.title())
         .subcommand_required(true)
-        .subcommand(ItemArgs::augment_args(Command::new("create-item").about(
-            "Convert sources and write one item per source, then update the collection",
-        )))
+        .subcommand(create_item)
         .subcommand(CollectionArgs::augment_args(
             Command::new("create-collection").about(
                 "Write collection.json with extents and links computed from the catalog's items",
             ),
-        ))
+        )))
 }
 
-pub fn run(package_id: &str, matches: &ArgMatches) -> anyhow::Result<Outcome> {
+pub fn run(entry: &Entry, matches: &ArgMatches) -> anyhow::Result<Outcome> {
     match matches.subcommand() {
-        Some(("create-item", sub)) => create_items(package_id, &ItemArgs::from_arg_matches(sub)?),
-        Some(("create-collection", sub)) => {
-            create_collection(package_id, &CollectionArgs::from_arg_matches(sub)?)
+        Some(("create-item", sub)) => {
+            create_items_with((entry.build)(sub)?, &ItemArgs::from_arg_matches(sub)?)
         }
+        Some(("create-collection", sub)) => create_collection(
+            entry.default_package()?.as_ref(),
+            &CollectionArgs::from_arg_matches(sub)?,
+        ),
         _ => unreachable!("clap requires a subcommand"),
     }
 }
@@ -101,28 +91,12 @@ fn write_collection(package: &dyn Package, catalog: &Catalog, id: String) -> any
     Ok(written.links.iter().filter(|l| l.is_item()).count())
 }
 
-fn create_collection(package_id: &str, args: &CollectionArgs) -> anyhow::Result<Outcome> {
-    let package = registry::find(package_id).expect("registered");
+fn create_collection(package: &dyn Package, args: &CollectionArgs) -> anyhow::Result<Outcome> {
     let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
-    let id = collection_id(package.as_ref(), &args.collection_id)?;
-    let count = write_collection(package.as_ref(), &catalog, id)?;
+    let id = collection_id(package, &args.collection_id)?;
+    let count = write_collection(package, &catalog, id)?;
     eprintln!("{}/collection.json: {count} item(s)", catalog.location());
     Ok(Outcome::Success)
-}
-
-fn create_items(package_id: &str, args: &ItemArgs) -> anyhow::Result<Outcome> {
-    let cog = args.cog.to_options()?;
-    if args.in_place {
-        if package_id != "geotiff" {
-            anyhow::bail!("--in-place is an option of the geotiff package, not of {package_id}");
-        }
-        return create_items_with(Box::new(stacforge_geotiff::GeoTiff::in_place()), args);
-    }
-    let package = registry::packages(&cog)
-        .into_iter()
-        .find(|p| p.id() == package_id)
-        .expect("registered");
-    create_items_with(package, args)
 }
 
 /// Converts every source with `package` and writes the items and the

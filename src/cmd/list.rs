@@ -9,16 +9,23 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let packages = registry::packages(&Default::default());
+    let entries = registry::entries();
+    let mut rows = Vec::new();
+    for entry in &entries {
+        let package = entry.default_package()?;
+        rows.push((entry.id, package.title(), entry.outputs.join(", ")));
+    }
     if args.json {
-        let list: Vec<_> = packages
+        let list: Vec<_> = rows
             .iter()
-            .map(|p| serde_json::json!({"id": p.id(), "title": p.title()}))
+            .map(|(id, title, outputs)| {
+                serde_json::json!({"id": id, "title": title, "outputs": outputs})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
-        for p in packages {
-            println!("{:<12} {}", p.id(), p.title());
+        for (id, title, outputs) in rows {
+            println!("{id:<12} {title}\n{:<12} writes: {outputs}", "");
         }
     }
     Ok(Outcome::Success)

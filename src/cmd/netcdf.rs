@@ -111,6 +111,8 @@ struct VerifyRefsArgs {
 struct ToCogArgs {
     #[command(flatten)]
     items: ItemArgs,
+    #[command(flatten)]
+    cog: crate::options::CogArgs,
     /// Variables to convert, comma-separated (default: every variable on an x/y grid).
     #[arg(long, value_delimiter = ',')]
     variables: Vec<String>,
@@ -266,7 +268,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         Verb::VerifyRefs(a) => verify_refs(a),
         Verb::ToCog(a) => {
             let package = stacforge_netcdf::NetCdf::new(
-                a.items.cog_options()?,
+                a.cog.to_options()?,
                 stacforge_netcdf::SliceOptions {
                     variables: a.variables.clone(),
                     roll_longitude: a.roll_longitude,

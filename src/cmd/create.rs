@@ -110,13 +110,36 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
         datetime: args.datetime,
         jobs: args.jobs,
     };
-    let progress = |n: usize, total: usize, outcome: &SourceOutcome| match &outcome.result {
-        Ok(path) => eprintln!(
-            "[{n}/{total}] ok     {} -> {path} ({:.2} s)",
-            outcome.source.display(),
-            outcome.seconds
-        ),
-        Err(e) => eprintln!("[{n}/{total}] FAILED {}", crate::describe_error(e)),
+    // On a terminal a progress bar (failures printed above it); otherwise
+    // one line per source, for logs.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(args.sources.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} sources, {elapsed} elapsed, about {eta} left",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    });
+    let progress = |n: usize, total: usize, outcome: &SourceOutcome| {
+        let line = match &outcome.result {
+            Ok(path) => format!(
+                "[{n}/{total}] ok     {} -> {path} ({:.2} s)",
+                outcome.source.display(),
+                outcome.seconds
+            ),
+            Err(e) => format!("[{n}/{total}] FAILED {}", crate::describe_error(e)),
+        };
+        match &bar {
+            Some(bar) => {
+                if outcome.result.is_err() {
+                    bar.println(line);
+                }
+                bar.inc(1);
+            }
+            None => eprintln!("{line}"),
+        }
     };
     let report = stacforge_runner::run(
         package.as_ref(),
@@ -124,7 +147,11 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
         &catalog,
         &options,
         &progress,
-    )?;
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = report?;
     let total = report.outcomes.len();
     let failed = report.failed().count();
     eprintln!(

@@ -119,66 +119,53 @@ pub fn remove_stale_siblings(path: &Path, tags: &[&str]) -> Vec<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let Ok(entries) = std::fs::read_dir(&parent) else {
+    let prefix = format!(".{name}.");
+    remove_stale(&parent, |file_name| {
+        let rest = file_name.strip_prefix(&prefix)?;
+        tags.iter()
+            .find_map(|tag| leading_pid(rest.strip_prefix(tag)?.strip_prefix('-')?))
+    })
+}
+
+/// Removes the hidden files `.<name>.<tag>-<pid>-…` in `dir` whose
+/// process is gone (temporary copies a killed run left).
+pub fn remove_stale_in(dir: &Path, tag: &str) -> Vec<PathBuf> {
+    let marker = format!(".{tag}-");
+    remove_stale(dir, |file_name| {
+        let at = file_name
+            .find(&marker)
+            .filter(|_| file_name.starts_with('.'))?;
+        leading_pid(&file_name[at + marker.len()..])
+    })
+}
+
+/// The process id a name part starts with.
+fn leading_pid(text: &str) -> Option<u32> {
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Removes the entries of `dir` for which `owner` names a process that is
+/// gone (never this one's).
+fn remove_stale(dir: &Path, owner: impl Fn(&str) -> Option<u32>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut removed = Vec::new();
     for entry in entries.flatten() {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = file_name.strip_prefix(&format!(".{name}.")) else {
-            continue;
-        };
-        let Some(pid) = tags.iter().find_map(|tag| {
-            let digits: String = rest
-                .strip_prefix(&format!("{tag}-"))?
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse::<u32>().ok()
-        }) else {
+        let Some(pid) = owner(&entry.file_name().to_string_lossy()) else {
             continue;
         };
         if pid == std::process::id() || process_alive(pid) {
             continue;
         }
         let stale = entry.path();
-        let gone = if stale.is_dir() {
-            std::fs::remove_dir_all(&stale)
-        } else {
-            std::fs::remove_file(&stale)
+        let gone = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&stale),
+            _ => std::fs::remove_file(&stale),
         };
         if gone.is_ok() {
             removed.push(stale);
-        }
-    }
-    removed
-}
-
-/// Removes the hidden files `.<name>.<tag>-<pid>-…` in `dir` whose
-/// process is gone (temporary copies a killed run left).
-pub fn remove_stale_in(dir: &Path, tag: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let marker = format!(".{tag}-");
-    let mut removed = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(at) = name.find(&marker).filter(|_| name.starts_with('.')) else {
-            continue;
-        };
-        let digits: String = name[at + marker.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        let Ok(pid) = digits.parse::<u32>() else {
-            continue;
-        };
-        if pid != std::process::id()
-            && !process_alive(pid)
-            && std::fs::remove_file(entry.path()).is_ok()
-        {
-            removed.push(entry.path());
         }
     }
     removed
@@ -253,18 +240,9 @@ pub fn remove_pending() {
 pub fn work_dir() -> std::io::Result<Cleanup> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = std::env::temp_dir();
-    if let Ok(entries) = std::fs::read_dir(&base) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix("stacforge-work-") else {
-                continue;
-            };
-            let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
-            if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
+    remove_stale(&base, |name| {
+        leading_pid(name.strip_prefix("stacforge-work-")?)
+    });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = base.join(format!("stacforge-work-{}-{n}", std::process::id()));
     let guard = Cleanup::new(dir.clone());

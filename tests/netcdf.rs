@@ -208,6 +208,13 @@ fn store_items_have_the_datacube_crs_time_and_sources_and_validate() {
     assert_eq!(p["cube:variables"]["air"]["unit"], "degK");
     assert_eq!(p["cube:variables"]["air"]["type"], "data");
     assert_eq!(air["assets"]["zarr"]["type"], "application/vnd+zarr");
+    // The store's file fields are those of its consolidated metadata.
+    let document = std::fs::read(dir.path().join("air.zarr/zarr.json")).unwrap();
+    assert_eq!(air["assets"]["zarr"]["file:size"], document.len());
+    assert_eq!(
+        air["assets"]["zarr"]["file:checksum"],
+        stacforge_core::checksum::sha256_multihash(&document[..]).unwrap()
+    );
     // 0-360 longitudes 200-330 are -160..-30 on Earth (cell edges).
     assert_eq!(
         air["bbox"],

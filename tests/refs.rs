@@ -215,6 +215,13 @@ fn reference_items_validate_and_changed_sources_are_detected() {
     }
     let item = json(&catalog.join("items/air/air.json"));
     assert_eq!(item["assets"]["references"]["type"], "application/json");
+    // The asset's file fields are the reference file's.
+    let bytes = std::fs::read(&refs).unwrap();
+    assert_eq!(item["assets"]["references"]["file:size"], bytes.len());
+    assert_eq!(
+        item["assets"]["references"]["file:checksum"],
+        stacforge_core::checksum::sha256_multihash(&bytes[..]).unwrap()
+    );
     assert_eq!(
         item["properties"]["cube:dimensions"]["time"]["step"],
         "PT6H"

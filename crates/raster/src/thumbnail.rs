@@ -71,7 +71,8 @@ pub fn write_thumbnail(src: &Path, dst: &Path, profile: &RasterProfile) -> Resul
         args.push("1".into());
         args.push("255".into());
     }
-    let partial = dst.with_extension("png.partial");
+    let partial = stacforge_core::fs::hidden_sibling(dst, "partial", ".png");
+    let _interrupted = stacforge_core::fs::Cleanup::new(partial.clone());
     let result = gdal_app::translate(&ds, &partial, &args).and_then(|()| {
         std::fs::rename(&partial, dst).map_err(|source| crate::Error::Io {
             path: dst.to_path_buf(),

@@ -2,6 +2,11 @@
 //! dimension and variable), the store as a Zarr asset, the grid's CRS,
 //! the time axis as the item's time range, and a `via` link to every
 //! source with its size and checksum.
+//!
+//! The asset's `file:size` and `file:checksum` are those of the store's
+//! consolidated metadata document (`zarr.json` for v3, `.zmetadata` for
+//! v2), and for references those of the reference file (the `.zmetadata`
+//! of a Parquet set).
 
 use crate::grid::{grid, Grid};
 use crate::{Error, Result};
@@ -48,6 +53,13 @@ pub fn describe_store(
         "xarray:open_kwargs".into(),
         json!({"engine": "zarr", "consolidated": true}),
     );
+    // A store is many objects: its size and checksum are those of its
+    // consolidated metadata document, which names every array.
+    let document = match meta.version {
+        stacforge_array::zarr::ZarrVersion::V3 => store.join("zarr.json"),
+        stacforge_array::zarr::ZarrVersion::V2 => store.join(".zmetadata"),
+    };
+    file_fields(&mut asset, &document)?;
     let sources: Vec<(String, u64, String)> = record
         .sources
         .iter()
@@ -94,6 +106,14 @@ pub fn describe_refs(
         "xarray:open_kwargs".into(),
         json!({"engine": "kerchunk", "chunks": {}}),
     );
+    // The reference file itself; for a Parquet reference set, its
+    // `.zmetadata` document.
+    let document = if origin.is_dir() {
+        origin.join(".zmetadata")
+    } else {
+        origin.to_path_buf()
+    };
+    file_fields(&mut asset, &document)?;
     let sources: Vec<(String, u64, String)> = record
         .sources
         .iter()
@@ -325,6 +345,19 @@ fn describe(
         item.links.push(link);
     }
     Ok(item)
+}
+
+/// `file:size` and `file:checksum` of the document that stands for an
+/// asset of many objects.
+fn file_fields(asset: &mut Asset, document: &Path) -> Result<()> {
+    let source = stacforge_core::Source::from_path(document)?;
+    asset
+        .additional_fields
+        .insert("file:size".into(), json!(source.size));
+    asset
+        .additional_fields
+        .insert("file:checksum".into(), json!(source.checksum));
+    Ok(())
 }
 
 fn reference_system(grid: &Grid) -> Value {

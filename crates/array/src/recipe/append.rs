@@ -133,7 +133,7 @@ pub fn append(recipe: &Recipe, store: &Path, progress: Progress) -> Result<Outco
         p.offset += old_len;
     }
     // Stage the new chunks (and the rebuilt chunk straddling the old end).
-    let staging = sibling(store, "stacforge-append");
+    let staging = stacforge_core::fs::hidden_sibling(store, "stacforge-append", "");
     let _cleanup = stacforge_core::fs::Cleanup::new(staging.clone());
     let new_len = old_len + plan.sources.iter().map(|s| s.len).sum::<usize>();
     let mut bytes = 0;

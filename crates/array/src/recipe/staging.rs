@@ -3,14 +3,6 @@
 
 use super::*;
 
-pub(super) fn sibling(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
-}
-
 /// Hidden siblings of a store that writers make (and killed ones leave).
 pub(super) const STAGING_TAGS: &[&str] = &[
     "stacforge-new",

@@ -33,7 +33,7 @@ pub fn write(
             })?;
     }
     refuse_sources_inside(out, plan)?;
-    let staging = sibling(out, "stacforge-new");
+    let staging = stacforge_core::fs::hidden_sibling(out, "stacforge-new", "");
     let _cleanup = stacforge_core::fs::Cleanup::new(staging.clone());
     let mut attrs = plan.attrs.clone();
     attrs.insert(

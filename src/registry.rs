@@ -65,7 +65,7 @@ pub fn entries() -> Vec<Entry> {
             id: "imerg",
             outputs: &["COG"],
             args: CogArgs::augment_args,
-            build: |m| cog_package(m, |cog| Box::new(stacforge_netcdf::Imerg::new(cog))),
+            build: |m| cog_package(m, |cog| Box::new(stacforge_imerg::Imerg::new(cog))),
         },
     ]
 }

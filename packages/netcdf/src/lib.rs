@@ -4,15 +4,13 @@
 //!   (`stacforge netcdf to-zarr`), with the datacube extension.
 //! - [`grid`]: a variable's horizontal grid (axes, CRS from the CF grid
 //!   mapping, georeferencing, footprint).
-//! - [`slices`]: 2-D slices as COGs (`stacforge netcdf to-cog`), and
-//!   [`imerg`], the GPM IMERG package built on them (`stacforge imerg`).
+//! - [`slices`]: 2-D slices as COGs (`stacforge netcdf to-cog`); dataset
+//!   packages such as `stacforge-imerg` build on them.
 
 pub mod cube;
 pub mod grid;
-pub mod imerg;
 pub mod slices;
 
-pub use imerg::Imerg;
 pub use slices::{NetCdf, SliceOptions};
 
 use std::path::PathBuf;

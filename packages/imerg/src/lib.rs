@@ -2,14 +2,14 @@
 //! HDF5 files, whose variables are in the `Grid` group, and daily (`3B-DAY`)
 //! NetCDF-4 files, with them at the root. IMERG stores its grids lon-major,
 //! (time, lon, lat); the slices are transposed and flipped north-up (see
-//! [`crate::grid::Grid::transposed`]). The period comes from the file's
+//! `stacforge_netcdf`'s grid, `Grid::transposed`). The period comes from the file's
 //! `time_bnds`; the product, run and version from its name; the DOI from its
 //! `FileHeader`.
 
-use crate::slices::{NetCdf, SliceOptions};
 use serde_json::json;
 use stacforge_array::inventory::Inventory;
 use stacforge_core::{item, Artifact, Job, Package, Result};
+use stacforge_netcdf::{NetCdf, SliceOptions};
 use stacforge_raster::CogOptions;
 
 /// The IMERG package.
@@ -97,10 +97,7 @@ impl Package for Imerg {
     }
 
     fn collection(&self) -> Result<stac::Collection> {
-        stacforge_core::package::static_collection(
-            "imerg",
-            include_str!("../data/imerg-collection.json"),
-        )
+        stacforge_core::package::static_collection("imerg", include_str!("../data/collection.json"))
     }
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {

@@ -245,6 +245,19 @@ fn d04_publish_refuses_links_out_of_the_catalog_and_changed_assets() {
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(text(&run).contains("outside the catalog"), "{}", text(&run));
     assert!(names(&to).is_empty(), "nothing written: {:?}", names(&to));
+    // The same to object storage: nothing reaches the bucket.
+    if let Some(server) = S3Server::start() {
+        let run = server
+            .stacforge(S3_SECRET_KEY)
+            .args(["publish"])
+            .arg(&cat)
+            .args(["--to", "s3://bucket/cat"])
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+        assert!(text(&run).contains("outside the catalog"), "{}", text(&run));
+        assert!(names(&server.root.path().join("bucket")).is_empty());
+    }
     std::fs::remove_file(&thumb).unwrap();
     std::fs::write(&thumb, &thumb_bytes).unwrap();
 
@@ -369,6 +382,28 @@ fn d05_names_with_reserved_characters_keep_an_item_together() {
     assert!(run.status.success(), "{}", text(&run));
     let published = to.join("items").join(name).join(format!("{name}.tif"));
     assert_same_pixels(&published, &fixtures().join("geotiff/dem_utm33.tif"));
+    // In object storage the keys are the names too (not percent-encoded).
+    if let Some(server) = S3Server::start() {
+        let run = server
+            .stacforge(S3_SECRET_KEY)
+            .args(["publish"])
+            .arg(&cat)
+            .args(["--to", "s3://bucket/cat"])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", text(&run));
+        let key = server
+            .root
+            .path()
+            .join("bucket/cat/items")
+            .join(name)
+            .join(format!("{name}.json"));
+        assert!(
+            key.is_file(),
+            "{:?}",
+            names(&server.root.path().join("bucket"))
+        );
+    }
 }
 
 /// Defect 6: Two appends at once to one store: the second waits for the first

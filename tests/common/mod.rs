@@ -318,10 +318,11 @@ impl S3Server {
 
     /// A `stacforge` command with this server's credentials and endpoint.
     pub fn stacforge(&self, secret: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stacforge"));
+        let mut cmd = Command::new(bin());
         cmd.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("STACFORGE_S3_ENDPOINT", self.endpoint());
         cmd
     }

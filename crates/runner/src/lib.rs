@@ -20,6 +20,9 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "testing")]
+pub mod conformance;
+
 use rayon::prelude::*;
 use stacforge_catalog::Catalog;
 use stacforge_core::{package::validate_id, Job, Package, Source, Timing};

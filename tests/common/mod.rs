@@ -650,3 +650,13 @@ pub fn truncate_copy(src: &Path, dst: &Path, fraction: f64) {
     let n = (bytes.len() as f64 * fraction) as usize;
     std::fs::write(dst, &bytes[..n]).unwrap();
 }
+
+/// Asserts that a run exited with `code` and that its output says each
+/// of `words`.
+pub fn assert_fails_saying(run: &Output, code: i32, words: &[&str]) {
+    let said = text(run);
+    assert_eq!(run.status.code(), Some(code), "{said}");
+    for w in words {
+        assert!(said.contains(w), "expected {w:?} in: {said}");
+    }
+}

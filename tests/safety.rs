@@ -982,8 +982,12 @@ fn d15_a_custom_endpoint_without_credentials_asks_for_them() {
             command.env_remove(k);
         }
     }
-    // Never the cloud's metadata address, even if something tried.
-    command.env("AWS_EC2_METADATA_DISABLED", "true");
+    // Never the cloud's metadata address, even if something tried: a
+    // client looking for credentials would ask the loopback listener,
+    // which the last assertion watches.
+    command
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_METADATA_ENDPOINT", &endpoint);
     let run = command.output().unwrap();
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(

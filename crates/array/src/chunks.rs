@@ -78,12 +78,7 @@ impl H5File {
             path: path.to_path_buf(),
             message: format!("not an HDF5 file: {e}"),
         })?;
-        let len = std::fs::metadata(path)
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
+        let len = crate::error::file_len(path)?;
         Ok(H5File {
             path: path.to_path_buf(),
             file,

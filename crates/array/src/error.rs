@@ -58,3 +58,13 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] stacforge_core::Error),
 }
+
+/// The length of the file at `path`, an error naming it when it cannot be read.
+pub(crate) fn file_len(path: &std::path::Path) -> Result<u64> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}

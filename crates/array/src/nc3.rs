@@ -146,12 +146,7 @@ pub fn check_complete(path: &Path) -> Result<()> {
     let Some(header) = read_header(path)? else {
         return Ok(());
     };
-    let len = std::fs::metadata(path)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
+    let len = crate::error::file_len(path)?;
     if let Some((name, end)) = header.declared_end() {
         if end > len {
             return Err(Error::Read {

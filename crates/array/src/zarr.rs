@@ -509,6 +509,26 @@ pub fn open_array(root: &Path, stored: &StoredArray) -> Result<zarrs::array::Arr
         .map_err(|e| store_err(format!("array `{}`: {e}", stored.name)))
 }
 
+/// Reads stacforge's record (`stacforge` attribute) from the root
+/// attributes of a store or reference set at `origin` (`what` names it in
+/// messages): what it was made from, which appends rely on.
+pub fn read_record<T: serde::de::DeserializeOwned>(
+    attrs: &Map<String, Value>,
+    origin: &Path,
+    what: &str,
+) -> Result<T> {
+    let record = attrs.get(RECORD).cloned().ok_or_else(|| Error::Store {
+        store: origin.to_path_buf(),
+        message: format!(
+            "{what} not made by stacforge (no `{RECORD}` record at its root); cannot append safely"
+        ),
+    })?;
+    serde_json::from_value(record).map_err(|e| Error::Store {
+        store: origin.to_path_buf(),
+        message: format!("its `{RECORD}` record is unreadable: {e}"),
+    })
+}
+
 /// Writes JSON to `path` atomically: a temporary sibling, then a rename.
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     let text = serde_json::to_vec_pretty(value).expect("JSON values serialise");

@@ -5,14 +5,7 @@ use super::*;
 
 /// Reads the store's record of its sources.
 pub fn store_record(meta: &StoreMeta, store: &Path) -> Result<StoreRecord> {
-    let record = meta.attrs.get(RECORD).cloned().ok_or_else(|| Error::Store {
-        store: store.to_path_buf(),
-        message: "it was not made by stacforge (no `stacforge` record at its root); cannot append safely".into(),
-    })?;
-    serde_json::from_value(record).map_err(|e| Error::Store {
-        store: store.to_path_buf(),
-        message: format!("its `stacforge` record is unreadable: {e}"),
-    })
+    zarr::read_record(&meta.attrs, store, "it was")
 }
 
 /// Appends the recipe's sources to the store at `store` along its

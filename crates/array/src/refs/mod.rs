@@ -121,14 +121,8 @@ impl References {
     /// The record of sources at the root.
     pub fn record(&self, origin: &Path) -> Result<RefRecord> {
         let attrs = self.json_at(".zattrs", origin)?;
-        let record = attrs.get(crate::zarr::RECORD).cloned().ok_or_else(|| Error::Store {
-            store: origin.to_path_buf(),
-            message: "these references were not made by stacforge (no `stacforge` record); cannot append safely".into(),
-        })?;
-        serde_json::from_value(record).map_err(|e| Error::Store {
-            store: origin.to_path_buf(),
-            message: format!("unreadable `stacforge` record: {e}"),
-        })
+        let attrs = attrs.as_object().cloned().unwrap_or_default();
+        crate::zarr::read_record(&attrs, origin, "these references were")
     }
 
     /// The variables (arrays) in the set.

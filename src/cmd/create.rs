@@ -4,7 +4,7 @@ use crate::{options::StoreArgs, registry::Entry, Outcome};
 use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use stacforge_catalog::Catalog;
 use stacforge_core::{package::validate_id, Package, Timing};
-use stacforge_runner::{RunOptions, SourceOutcome};
+use stacforge_runner::{RunOptions, UnitOutcome};
 use std::path::PathBuf;
 
 /// Options of `stacforge <package> create-item`.
@@ -122,11 +122,11 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
         );
         bar
     });
-    let progress = |n: usize, total: usize, outcome: &SourceOutcome| {
+    let progress = |n: usize, total: usize, outcome: &UnitOutcome| {
         let line = match &outcome.result {
             Ok(path) => format!(
                 "[{n}/{total}] ok     {} -> {path} ({:.2} s)",
-                outcome.source.display(),
+                outcome.label(),
                 outcome.seconds
             ),
             Err(e) => format!("[{n}/{total}] FAILED {}", crate::describe_error(e)),
@@ -166,10 +166,10 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
             .iter()
             .map(|o| match &o.result {
                 Ok(path) => {
-                    serde_json::json!({"source": o.source, "item": path, "seconds": o.seconds})
+                    serde_json::json!({"source": o.label(), "sources": o.sources, "item": path, "seconds": o.seconds})
                 }
                 Err(e) => {
-                    serde_json::json!({"source": o.source, "error": crate::describe_error(e)})
+                    serde_json::json!({"source": o.label(), "sources": o.sources, "error": crate::describe_error(e)})
                 }
             })
             .collect();

@@ -1,6 +1,6 @@
 //! Artifacts: files a package wrote, ready to be published beside an item.
 
-use crate::{checksum::sha256_multihash, Error, RasterProfile, Result};
+use crate::{checksum::sha256_multihash, CubeProfile, Error, RasterProfile, Result};
 use std::path::{Path, PathBuf};
 
 /// Media type of a Cloud-Optimized GeoTIFF.
@@ -29,6 +29,8 @@ pub struct Artifact {
     pub header_size: Option<u64>,
     /// The raster profile of this file, for raster assets.
     pub raster: Option<RasterProfile>,
+    /// The cube profile of this store or set of references, for cube assets.
+    pub cube: Option<CubeProfile>,
     /// Item properties learnt while converting (e.g. from the source's own
     /// metadata), for `describe` to merge without opening the source again.
     pub properties: serde_json::Map<String, serde_json::Value>,
@@ -66,11 +68,54 @@ impl Artifact {
             checksum,
             header_size: None,
             raster: None,
+            cube: None,
             properties: serde_json::Map::new(),
             asset_fields: serde_json::Map::new(),
             href: None,
             path,
         })
+    }
+
+    /// Records an artifact of many files (a Zarr store, a Parquet reference
+    /// set): `path` is its directory (published whole, its metadata last),
+    /// and its size and checksum are those of `document`, the one file
+    /// that stands for it (see [`crate::cube`]).
+    pub fn from_dir(
+        key: impl Into<String>,
+        path: impl AsRef<Path>,
+        document: impl AsRef<Path>,
+        media_type: impl Into<String>,
+        roles: &[&str],
+    ) -> Result<Artifact> {
+        let mut artifact = Artifact::from_file(key, document, media_type, roles)?;
+        artifact.path = path.as_ref().to_path_buf();
+        Ok(artifact)
+    }
+
+    /// Whether the artifact is a directory of files (published whole).
+    pub fn is_dir(&self) -> bool {
+        self.path.is_dir()
+    }
+
+    /// An artifact that names files which need not exist, for tests of
+    /// describing steps (which must not open them).
+    #[doc(hidden)]
+    pub fn for_test(key: &str, path: &str) -> Artifact {
+        Artifact {
+            key: key.to_string(),
+            path: PathBuf::from(path),
+            title: None,
+            media_type: String::new(),
+            roles: Vec::new(),
+            size: 123,
+            checksum: "1220".to_string() + &"0".repeat(64),
+            header_size: None,
+            raster: None,
+            cube: None,
+            properties: serde_json::Map::new(),
+            asset_fields: serde_json::Map::new(),
+            href: None,
+        }
     }
 
     /// Records a source that stays where it is: the asset links to its href,
@@ -91,6 +136,7 @@ impl Artifact {
             checksum: source.checksum.clone(),
             header_size: None,
             raster: None,
+            cube: None,
             properties: serde_json::Map::new(),
             asset_fields: serde_json::Map::new(),
             href: Some(source.href.clone()),

@@ -64,6 +64,22 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// An artifact lacks the profile its describing step needs.
+    #[error("artifact {key:?} has no {expected} profile; the package's convert must set it")]
+    Profile {
+        /// The artifact's key.
+        key: String,
+        /// The kind of profile expected.
+        expected: &'static str,
+    },
+
+    /// A package cannot group the sources it was given into units.
+    #[error("{reason}")]
+    Plan {
+        /// Why, naming the sources concerned.
+        reason: String,
+    },
+
     /// A conversion step of a package failed; the inner error names the file.
     #[error(transparent)]
     Convert(Box<dyn std::error::Error + Send + Sync>),

@@ -10,7 +10,7 @@ pub fn resolve_timing(job: &Job, from_file: Option<Timing>) -> Result<Timing> {
     job.datetime
         .or(from_file)
         .ok_or_else(|| Error::MissingDatetime {
-            href: job.source.href.clone(),
+            href: job.source().href.clone(),
         })
 }
 
@@ -169,13 +169,13 @@ mod tests {
 
     fn job() -> Job {
         Job {
-            source: Source {
+            sources: vec![Source {
                 path: "/data/a.tif".into(),
                 href: "file:///data/a.tif".into(),
                 size: 10,
                 checksum: "1220aa".into(),
                 modified: None,
-            },
+            }],
             item_id: "a".into(),
             collection_id: "geotiff".into(),
             workdir: "/tmp".into(),
@@ -241,6 +241,7 @@ mod tests {
             checksum: "1220ff".into(),
             header_size: Some(300),
             raster: Some(profile(f64::NAN)),
+            cube: None,
             properties: serde_json::Map::new(),
             asset_fields: serde_json::Map::new(),
             href: None,

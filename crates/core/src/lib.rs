@@ -2,7 +2,7 @@
 //!
 //! This crate knows STAC and the [`Package`] trait, and nothing about GDAL,
 //! netCDF or object storage. Conversion fills typed profiles
-//! ([`RasterProfile`]); describing turns profiles into STAC without opening a
+//! ([`RasterProfile`], [`CubeProfile`]); describing turns profiles into STAC without opening a
 //! file, so it can be tested without any C library.
 //!
 //! ```
@@ -15,6 +15,7 @@
 
 pub mod artifact;
 pub mod checksum;
+pub mod cube;
 mod error;
 pub mod extension;
 pub mod fs;
@@ -27,8 +28,9 @@ pub mod source;
 pub mod timing;
 
 pub use artifact::Artifact;
+pub use cube::CubeProfile;
 pub use error::{Error, Result};
-pub use package::{Job, Package};
+pub use package::{Job, Package, Unit};
 pub use profile::{BandProfile, Crs, DataType, Footprint, RasterProfile, Statistics};
 pub use source::Source;
 pub use timing::Timing;

@@ -1,13 +1,38 @@
 //! The trait every dataset package implements.
 
 use crate::{Artifact, Result, Source, Timing};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// One unit of work: one source becoming one item.
+/// The sources of one item, as a package plans them: one source for a
+/// scene or granule, many for a data cube combined from a file series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The id of the item to make.
+    pub item_id: String,
+    /// The source files, in the order the package wants them.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Unit {
+    /// A unit of one source, its item named after the file (without the
+    /// extension): the default plan.
+    pub fn of_file(source: &Path) -> Unit {
+        Unit {
+            item_id: source
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| source.display().to_string()),
+            sources: vec![source.to_path_buf()],
+        }
+    }
+}
+
+/// One unit of work as the run loop prepares it: the unit's sources read
+/// (size, checksum), a work directory, and the run's settings.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// The source file.
-    pub source: Source,
+    /// The source files, never empty.
+    pub sources: Vec<Source>,
     /// The id of the item to make.
     pub item_id: String,
     /// The collection the item belongs to.
@@ -19,6 +44,27 @@ pub struct Job {
     /// The STAC item the source was found in, when it was given as one; the
     /// new item links to it with `derived_from`.
     pub derived_from: Option<String>,
+}
+
+impl Job {
+    /// The first (for most packages, the only) source.
+    pub fn source(&self) -> &Source {
+        &self.sources[0]
+    }
+
+    /// A job naming a source that need not exist, for tests of describing
+    /// steps (which must not open it).
+    #[doc(hidden)]
+    pub fn for_test(item_id: &str, source: &str) -> Job {
+        Job {
+            sources: vec![Source::recorded(source, 1, "1220")],
+            item_id: item_id.to_string(),
+            collection_id: "test".to_string(),
+            workdir: PathBuf::from("/nonexistent"),
+            datetime: None,
+            derived_from: None,
+        }
+    }
 }
 
 /// A dataset package: converts sources and describes them in STAC.
@@ -45,7 +91,15 @@ pub trait Package: Send + Sync {
         Ok(collection)
     }
 
-    /// Converts the source into artifacts inside the job's work directory.
+    /// Groups the sources into units, one item each. The default is one
+    /// unit per source; an array package that combines a file series into
+    /// one cube returns one unit of many sources. Planning may read the
+    /// sources' names and headers, never convert them.
+    fn plan(&self, sources: &[PathBuf]) -> Result<Vec<Unit>> {
+        Ok(sources.iter().map(|s| Unit::of_file(s)).collect())
+    }
+
+    /// Converts the job's sources into artifacts inside its work directory.
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>>;
 
     /// Whether [`Package::convert`] writes into the work directory (which is
@@ -54,7 +108,8 @@ pub trait Package: Send + Sync {
         true
     }
 
-    /// Builds the item for the source and its artifacts, opening no files.
+    /// Builds the item for the job's sources and its artifacts, opening no
+    /// files: everything it needs is in the artifacts' profiles.
     /// Asset hrefs are relative to the item's own directory.
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item>;
 }

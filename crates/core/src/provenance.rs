@@ -8,30 +8,11 @@ use stac::{Item, Link};
 /// information in the link's context").
 pub const SOURCE_REL: &str = "via";
 
-/// Records the source (a `via` link with its size and checksum, and a
-/// `derived_from` link when the source came from a STAC item), the software
-/// that made the item and a lineage sentence.
+/// Records the sources (a `via` link to each with its size and checksum,
+/// and a `derived_from` link when the source came from a STAC item), the
+/// software that made the item and a lineage sentence.
 pub fn stamp(item: &mut Item, job: &Job, lineage: &str) {
-    let source = &job.source;
-    if let Some(href) = &job.derived_from {
-        derived_from(item, href);
-    }
-    let mut link = Link::new(&source.href, SOURCE_REL).title(Some(format!(
-        "Source file {}",
-        source
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    )));
-    link.additional_fields
-        .insert("file:size".into(), json!(source.size));
-    link.additional_fields
-        .insert("file:checksum".into(), json!(source.checksum));
-    item.links
-        .retain(|l| !(l.rel == SOURCE_REL && l.href == source.href));
-    item.links.push(link);
-
+    link_sources(item, job);
     let props = &mut item.properties.additional_fields;
     props.insert(
         "processing:software".into(),
@@ -44,6 +25,33 @@ pub fn stamp(item: &mut Item, job: &Job, lineage: &str) {
     );
     add_extension(item, extension::PROCESSING);
     add_extension(item, extension::FILE);
+}
+
+/// Links every source of the job (`via`, with its size and checksum) and
+/// the STAC item it came from (`derived_from`); links already there are
+/// replaced, not repeated. The run loop calls it on every item, so no item
+/// lacks its provenance.
+pub fn link_sources(item: &mut Item, job: &Job) {
+    if let Some(href) = &job.derived_from {
+        derived_from(item, href);
+    }
+    for source in &job.sources {
+        let mut link = Link::new(&source.href, SOURCE_REL).title(Some(format!(
+            "Source file {}",
+            source
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        )));
+        link.additional_fields
+            .insert("file:size".into(), json!(source.size));
+        link.additional_fields
+            .insert("file:checksum".into(), json!(source.checksum));
+        item.links
+            .retain(|l| !(l.rel == SOURCE_REL && l.href == source.href));
+        item.links.push(link);
+    }
 }
 
 /// Adds a `derived_from` link to a STAC item this one was made from.

@@ -57,6 +57,23 @@ impl Source {
         })
     }
 
+    /// A source as recorded earlier (in a store's or references' record):
+    /// `location` is an absolute path or a URL.
+    pub fn recorded(location: &str, size: u64, checksum: &str) -> Source {
+        let href = if location.contains("://") {
+            location.to_string()
+        } else {
+            format!("file://{}", crate::href::encode(location))
+        };
+        Source {
+            path: PathBuf::from(location.strip_prefix("file://").unwrap_or(location)),
+            href,
+            size,
+            checksum: checksum.to_string(),
+            modified: None,
+        }
+    }
+
     /// The file name without its extension, used as the default item id.
     pub fn stem(&self) -> String {
         self.path

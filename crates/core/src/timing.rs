@@ -36,6 +36,12 @@ impl Timing {
     }
 }
 
+impl From<Timing> for (DateTime<Utc>, DateTime<Utc>) {
+    fn from(t: Timing) -> Self {
+        (t.start(), t.end())
+    }
+}
+
 fn parse_instant(value: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));

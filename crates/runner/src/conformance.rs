@@ -19,7 +19,7 @@
 use crate::{run, RunOptions};
 use serde_json::Value;
 use stacforge_catalog::Catalog;
-use stacforge_core::{Job, Package, Source};
+use stacforge_core::{Job, Package, Source, Unit};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -81,10 +81,7 @@ pub fn check_package(
             Ok(report) => {
                 for failed in report.failed() {
                     if let Err(e) = &failed.result {
-                        fail(
-                            Check::Runs,
-                            format!("{}: {}", failed.source.display(), chain(e)),
-                        );
+                        fail(Check::Runs, format!("{}: {}", failed.label(), chain(e)));
                     }
                 }
             }
@@ -134,13 +131,18 @@ pub fn check_package(
             check_same_assets(id, path, other, item, &mut fail);
         }
     }
-    for source in sources {
-        if let Err(reason) = describe_twice(package, source, work.path()) {
-            fail(
-                Check::DescribeOpensNoFiles,
-                format!("{}: {reason}", source.display()),
-            );
+    match package.plan(sources) {
+        Ok(units) => {
+            for unit in units {
+                if let Err(reason) = describe_twice(package, &unit, work.path()) {
+                    fail(
+                        Check::DescribeOpensNoFiles,
+                        format!("unit {}: {reason}", unit.item_id),
+                    );
+                }
+            }
         }
+        Err(e) => fail(Check::Runs, format!("planning: {}", chain(&e))),
     }
     failures
 }
@@ -297,28 +299,32 @@ fn check_same_assets(
     }
 }
 
-/// Converts a copy of `source`, describes it, removes the copy and the
-/// artifacts' files, and describes it again: both items must be equal.
-fn describe_twice(package: &dyn Package, source: &Path, work: &Path) -> Result<(), String> {
+/// Converts a copy of the unit's sources, describes them, removes the
+/// copies and the artifacts' files, and describes again: both items must
+/// be equal.
+fn describe_twice(package: &dyn Package, unit: &Unit, work: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir_in(work).map_err(|e| e.to_string())?;
-    let copy = dir.path().join(source.file_name().unwrap_or_default());
-    std::fs::copy(source, &copy).map_err(|e| e.to_string())?;
-    // Side files the format keeps beside the source (a MODIS .xml) come along.
-    for suffix in [".xml", ".aux.xml"] {
-        let side = PathBuf::from(format!("{}{suffix}", source.display()));
-        if side.is_file() {
-            let _ = std::fs::copy(&side, format!("{}{suffix}", copy.display()));
+    let mut copies = Vec::new();
+    for (n, source) in unit.sources.iter().enumerate() {
+        // Each in its own folder: sources of a unit may share a name.
+        let folder = dir.path().join(n.to_string());
+        std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+        let copy = folder.join(source.file_name().unwrap_or_default());
+        std::fs::copy(source, &copy).map_err(|e| format!("{}: {e}", source.display()))?;
+        // Side files the format keeps beside the source (a MODIS .xml) come along.
+        for suffix in [".xml", ".aux.xml"] {
+            let side = PathBuf::from(format!("{}{suffix}", source.display()));
+            if side.is_file() {
+                let _ = std::fs::copy(&side, format!("{}{suffix}", copy.display()));
+            }
         }
+        copies.push(Source::from_path(&copy).map_err(|e| e.to_string())?);
     }
     let workdir = dir.path().join("work");
     std::fs::create_dir_all(&workdir).map_err(|e| e.to_string())?;
     let job = Job {
-        source: Source::from_path(&copy).map_err(|e| e.to_string())?,
-        item_id: copy
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
+        sources: copies,
+        item_id: unit.item_id.clone(),
         collection_id: package.id().to_string(),
         workdir: workdir.clone(),
         datetime: None,
@@ -393,7 +399,7 @@ mod tests {
         fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
             if self.flaw == Flaw::ConvertFails {
                 return Err(stacforge_core::Error::Empty {
-                    path: job.source.path.clone(),
+                    path: job.source().path.clone(),
                 });
             }
             let mut artifacts = self.inner.convert(job)?;
@@ -414,9 +420,9 @@ mod tests {
         }
         fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
             if self.flaw == Flaw::DescribeReads {
-                std::fs::metadata(&job.source.path).map_err(|source| {
+                std::fs::metadata(&job.source().path).map_err(|source| {
                     stacforge_core::Error::Io {
-                        path: job.source.path.clone(),
+                        path: job.source().path.clone(),
                         source,
                     }
                 })?;

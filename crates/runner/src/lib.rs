@@ -1,13 +1,16 @@
 //! The run loop every front end shares: a [`Package`] over many sources,
 //! into a [`Catalog`].
 //!
-//! For each source, on a pool of threads (one per core unless told
-//! otherwise): read it (a `.json` source is a STAC item whose data asset is
-//! converted), check its item id, convert it in a private work directory,
-//! describe it, and write the item after its assets. One bad source never
-//! spoils the others: each gets its own [`SourceOutcome`]. The collection
-//! is rewritten last from every item in the catalog, unless every source
-//! failed (the catalog is then left as it was).
+//! The package plans the sources into units ([`Package::plan`]: one item
+//! each; one source per unit by default, a whole file series for a cube).
+//! For each unit, on a pool of threads (one per core unless told
+//! otherwise): read its sources (a `.json` source is a STAC item whose data
+//! asset is converted), check its item id, convert it in a private work
+//! directory, describe it, stamp its provenance (a `via` link to every
+//! source), and write the item after its assets. One bad unit never spoils
+//! the others: each gets its own [`UnitOutcome`]. The collection is
+//! rewritten last from every item in the catalog, unless every unit failed
+//! (the catalog is then left as it was).
 //!
 //! ```no_run
 //! # fn demo(package: &dyn stacforge_core::Package) -> Result<(), stacforge_runner::Error> {
@@ -25,7 +28,7 @@ pub mod conformance;
 
 use rayon::prelude::*;
 use stacforge_catalog::Catalog;
-use stacforge_core::{package::validate_id, Job, Package, Source, Timing};
+use stacforge_core::{package::validate_id, Job, Package, Source, Timing, Unit};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,35 +110,50 @@ impl RunOptions {
     }
 }
 
-/// What happened to one source.
+/// What happened to one unit (one item's sources).
 #[derive(Debug)]
-pub struct SourceOutcome {
-    /// The source as given.
-    pub source: PathBuf,
+pub struct UnitOutcome {
+    /// The unit's sources as given.
+    pub sources: Vec<PathBuf>,
     /// Where its item was written, or why not.
     pub result: Result<String, Error>,
     /// Wall-clock seconds it took.
     pub seconds: f64,
 }
 
+impl UnitOutcome {
+    /// The unit's first source, and how many others it has, for messages.
+    pub fn label(&self) -> String {
+        let first = self
+            .sources
+            .first()
+            .map(|s| s.display().to_string())
+            .unwrap_or_default();
+        match self.sources.len() {
+            0 | 1 => first,
+            n => format!("{first} and {} more", n - 1),
+        }
+    }
+}
+
 /// What a run did.
 #[derive(Debug)]
 pub struct Report {
-    /// One outcome per source, in the order given.
-    pub outcomes: Vec<SourceOutcome>,
+    /// One outcome per unit, in the order planned.
+    pub outcomes: Vec<UnitOutcome>,
     /// Items the collection lists after the run.
     pub items: usize,
 }
 
 impl Report {
-    /// The sources that failed.
-    pub fn failed(&self) -> impl Iterator<Item = &SourceOutcome> {
+    /// The units that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &UnitOutcome> {
         self.outcomes.iter().filter(|o| o.result.is_err())
     }
 }
 
-/// Called as each source finishes: how many have, of how many, and how.
-pub type Progress<'a> = &'a (dyn Fn(usize, usize, &SourceOutcome) + Sync);
+/// Called as each unit finishes: how many have, of how many, and how.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize, &UnitOutcome) + Sync);
 
 /// Runs `package` over `sources` into `catalog` (see the crate docs).
 pub fn run(
@@ -146,12 +164,13 @@ pub fn run(
     progress: Progress,
 ) -> Result<Report, Error> {
     validate_id(&options.collection_id)?;
+    let units = package.plan(sources)?;
     let staging = stacforge_core::fs::work_dir().map_err(|source| Error::Setup {
         what: "creating a staging directory".into(),
         source,
     })?;
-    let duplicates = duplicate_ids(sources);
-    let total = sources.len();
+    let duplicates = duplicate_ids(&units);
+    let total = units.len();
     let finished = AtomicUsize::new(0);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.unwrap_or(0))
@@ -160,27 +179,27 @@ pub fn run(
             what: "starting the worker threads".into(),
             source: std::io::Error::other(e),
         })?;
-    let outcomes: Vec<SourceOutcome> = pool.install(|| {
-        sources
+    let outcomes: Vec<UnitOutcome> = pool.install(|| {
+        units
             .par_iter()
             .enumerate()
-            .map(|(i, src)| {
+            .map(|(i, unit)| {
                 let started = Instant::now();
                 let result = match duplicates.get(&i) {
                     Some((id, first)) => Err(Error::DuplicateId {
-                        source_path: src.clone(),
+                        source_path: unit.sources.first().cloned().unwrap_or_default(),
                         id: id.clone(),
                         first: first.clone(),
                     }),
                     None => {
                         let workdir = staging.path().join(i.to_string());
-                        let result = process(package, catalog, src, workdir.clone(), options);
+                        let result = process(package, catalog, unit, workdir.clone(), options);
                         let _ = std::fs::remove_dir_all(&workdir);
                         result
                     }
                 };
-                let outcome = SourceOutcome {
-                    source: src.clone(),
+                let outcome = UnitOutcome {
+                    sources: unit.sources.clone(),
                     result,
                     seconds: started.elapsed().as_secs_f64(),
                 };
@@ -204,73 +223,90 @@ pub fn run(
     Ok(Report { outcomes, items })
 }
 
-/// Sources whose item id an earlier source of the batch already takes:
-/// index → (id, the earlier source). The first keeps the id.
-fn duplicate_ids(sources: &[PathBuf]) -> HashMap<usize, (String, PathBuf)> {
-    let mut first_by_id: HashMap<String, &PathBuf> = HashMap::new();
+/// Units whose item id an earlier unit of the batch already takes:
+/// index → (id, the earlier unit's first source). The first keeps the id.
+fn duplicate_ids(units: &[Unit]) -> HashMap<usize, (String, PathBuf)> {
+    let mut first_by_id: HashMap<String, PathBuf> = HashMap::new();
     let mut duplicates = HashMap::new();
-    for (i, src) in sources.iter().enumerate() {
-        let id = planned_id(src);
+    for (i, unit) in units.iter().enumerate() {
+        let id = planned_id(unit);
+        let first = unit.sources.first().cloned().unwrap_or_default();
         match first_by_id.get(&id) {
-            Some(first) => {
-                duplicates.insert(i, (id, (*first).clone()));
+            Some(earlier) => {
+                duplicates.insert(i, (id, earlier.clone()));
             }
             None => {
-                first_by_id.insert(id, src);
+                first_by_id.insert(id, first);
             }
         }
     }
     duplicates
 }
 
-/// The item id for a source: its file name without the extension.
-fn item_id(src: &Path) -> String {
-    src.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| src.display().to_string())
-}
-
-fn is_stac_item(src: &Path) -> bool {
-    src.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-}
-
-/// The id the source's item will get (a STAC item source keeps its id); a
-/// source that cannot be read keeps its path, and fails later with a reason.
-fn planned_id(src: &Path) -> String {
-    if is_stac_item(src) {
-        stacforge_catalog::source::from_stac_item(src)
-            .map(|s| s.id)
-            .unwrap_or_else(|_| src.display().to_string())
-    } else {
-        item_id(src)
+/// The one STAC item a unit was given as, if it is one.
+fn stac_item_source(unit: &Unit) -> Option<&Path> {
+    match unit.sources.as_slice() {
+        [only]
+            if only
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+        {
+            Some(only)
+        }
+        _ => None,
     }
 }
 
-/// Converts, describes and writes one source; returns the item's location.
+/// The id the unit's item will get (a STAC item source keeps its id); a
+/// source that cannot be read keeps its path, and fails later with a reason.
+fn planned_id(unit: &Unit) -> String {
+    match stac_item_source(unit) {
+        Some(src) => stacforge_catalog::source::from_stac_item(src)
+            .map(|s| s.id)
+            .unwrap_or_else(|_| src.display().to_string()),
+        None => unit.item_id.clone(),
+    }
+}
+
+/// Converts, describes and writes one unit; returns the item's location.
 fn process(
     package: &dyn Package,
     catalog: &Catalog,
-    src: &Path,
+    unit: &Unit,
     workdir: PathBuf,
     options: &RunOptions,
 ) -> Result<String, Error> {
-    let (source, item_id, derived_from) = if is_stac_item(src) {
-        let found =
-            stacforge_catalog::source::from_stac_item(src).map_err(|reason| Error::ItemSource {
-                source_path: src.to_path_buf(),
-                reason,
+    let first = unit.sources.first().cloned().unwrap_or_default();
+    let (sources, item_id, derived_from) = match stac_item_source(unit) {
+        Some(src) => {
+            let found = stacforge_catalog::source::from_stac_item(src).map_err(|reason| {
+                Error::ItemSource {
+                    source_path: src.to_path_buf(),
+                    reason,
+                }
             })?;
-        (
-            Source::from_path(&found.asset_path)?,
-            found.id,
-            Some(found.item_href),
-        )
-    } else {
-        (Source::from_path(src)?, item_id(src), None)
+            (
+                vec![Source::from_path(&found.asset_path)?],
+                found.id,
+                Some(found.item_href),
+            )
+        }
+        None => (
+            unit.sources
+                .iter()
+                .map(Source::from_path)
+                .collect::<Result<Vec<_>, _>>()?,
+            unit.item_id.clone(),
+            None,
+        ),
     };
+    if sources.is_empty() {
+        return Err(Error::Package(stacforge_core::Error::Plan {
+            reason: format!("unit {item_id:?} has no sources"),
+        }));
+    }
     validate_id(&item_id).map_err(|reason| Error::UnusableId {
-        source_path: src.to_path_buf(),
+        source_path: first.clone(),
         reason,
     })?;
     if package.writes_files() {
@@ -280,7 +316,7 @@ fn process(
         })?;
     }
     let job = Job {
-        source,
+        sources,
         item_id,
         collection_id: options.collection_id.clone(),
         workdir,
@@ -288,11 +324,12 @@ fn process(
         derived_from,
     };
     let artifacts = package.convert(&job)?;
-    let item = package.describe(&job, &artifacts)?;
+    let mut item = package.describe(&job, &artifacts)?;
+    stacforge_core::provenance::link_sources(&mut item, &job);
     let item = catalog
         .write_item(item, &artifacts)
         .map_err(|reason| Error::Publish {
-            source_path: src.to_path_buf(),
+            source_path: first,
             reason,
         })?;
     Ok(format!(
@@ -312,7 +349,8 @@ mod tests {
             .iter()
             .map(PathBuf::from)
             .collect();
-        let duplicates = duplicate_ids(&sources);
+        let units: Vec<Unit> = sources.iter().map(|s| Unit::of_file(s)).collect();
+        let duplicates = duplicate_ids(&units);
         assert_eq!(duplicates.len(), 2);
         assert_eq!(
             duplicates[&1],

@@ -42,7 +42,7 @@ impl GeoTiff {
     }
 
     fn describe_in_place(&self, job: &Job) -> Result<Vec<Artifact>> {
-        let src = &job.source.path;
+        let src = &job.source().path;
         // A file described where it is must be whole: its blocks inside it.
         if let Ok(Some(reason)) = layout::check(src).map(|r| r.truncated) {
             return Err(stacforge_raster::Error::Tiff {
@@ -61,7 +61,7 @@ impl GeoTiff {
         item::resolve_timing(job, profile.timing)?;
         profile.footprint = Some(footprint::of_extent(&profile, src)?);
         let (media_type, header_size) = media_type(src);
-        let mut data = Artifact::in_place("data", &job.source, media_type, &["data"]);
+        let mut data = Artifact::in_place("data", job.source(), media_type, &["data"]);
         data.header_size = header_size;
         data.raster = Some(profile);
         Ok(vec![data])
@@ -110,7 +110,7 @@ impl Package for GeoTiff {
         if self.in_place {
             return self.describe_in_place(job);
         }
-        let src = &job.source.path;
+        let src = &job.source().path;
         let header_only = InspectOptions {
             statistics: false,
             footprint: false,
@@ -143,18 +143,18 @@ impl Package for GeoTiff {
             .find(|a| a.key == "data")
             .and_then(|a| a.raster.as_ref())
             .ok_or_else(|| {
-                Error::Convert(format!("{}: no COG artifact to describe", job.source.href).into())
+                Error::Convert(format!("{}: no COG artifact to describe", job.source().href).into())
             })?;
         let timing = item::resolve_timing(job, profile.timing)?;
         let footprint = profile.footprint.as_ref().ok_or_else(|| {
-            Error::Convert(format!("{}: no footprint was computed", job.source.href).into())
+            Error::Convert(format!("{}: no footprint was computed", job.source().href).into())
         })?;
         let mut stac_item = item::new_item(job, footprint, timing)?;
         for artifact in artifacts {
             item::add_asset(&mut stac_item, artifact);
         }
         let source_name = job
-            .source
+            .source()
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -26,7 +26,7 @@ impl Imerg {
 
     /// The slicer for one file: the `Grid` group when the file has one.
     fn slicer(&self, job: &Job) -> NetCdf {
-        let group = Inventory::read(&job.source.path, Some("Grid"))
+        let group = Inventory::read(&job.source().path, Some("Grid"))
             .ok()
             .map(|_| "Grid".to_string());
         NetCdf::new(
@@ -102,12 +102,14 @@ impl Package for Imerg {
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         let mut artifacts = self.slicer(job).convert(job)?;
-        let name = ImergName::parse(&job.source.stem());
-        let header = Inventory::read(&job.source.path, None).ok().and_then(|i| {
-            i.attrs
-                .get("FileHeader")
-                .and_then(|v| v.as_str().map(str::to_string))
-        });
+        let name = ImergName::parse(&job.source().stem());
+        let header = Inventory::read(&job.source().path, None)
+            .ok()
+            .and_then(|i| {
+                i.attrs
+                    .get("FileHeader")
+                    .and_then(|v| v.as_str().map(str::to_string))
+            });
         let doi = header.as_deref().and_then(|h| {
             h.split([';', '\n'])
                 .find_map(|kv| kv.trim().strip_prefix("DOI="))

@@ -329,12 +329,12 @@ impl Package for Modis {
     }
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
-        let path = &job.source.path;
+        let path = &job.source().path;
         let container = inspect::open_container(path)?;
         let sidecar = sidecar::read(path);
         let granule = ecs(&container, path, sidecar.as_ref())?;
         if let Some(sidecar) = &sidecar {
-            check_sidecar(path, job.source.size, sidecar, &granule)?;
+            check_sidecar(path, job.source().size, sidecar, &granule)?;
         }
         let fields = grid_fields(&container, path)?;
         let mut properties = serde_json::Map::new();
@@ -346,7 +346,7 @@ impl Package for Modis {
             properties.insert("platform".into(), json!(platform.to_lowercase()));
         }
         properties.insert("instruments".into(), json!(["modis"]));
-        let file_name = FileName::parse(&job.source.stem());
+        let file_name = FileName::parse(&job.source().stem());
         if let Some(name) = &file_name {
             check_name(path, name, &granule)?;
         }
@@ -439,7 +439,7 @@ impl Package for Modis {
     }
 
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
-        let path = &job.source.path;
+        let path = &job.source().path;
         let first = artifacts
             .iter()
             .find_map(|a| a.raster.as_ref())
@@ -472,7 +472,7 @@ impl Package for Modis {
         item::cite_doi(&mut stac_item);
         let lineage = format!(
             "{} converted from HDF-EOS2 to one Cloud-Optimized GeoTIFF per science dataset ({} compression) by stacforge's modis package.",
-            job.source
+            job.source()
                 .path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

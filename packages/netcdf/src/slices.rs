@@ -69,7 +69,7 @@ impl Package for NetCdf {
     }
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
-        let path = &job.source.path;
+        let path = &job.source().path;
         let group = self.options.group.as_deref();
         let inventory = Inventory::read(path, group).map_err(|e| Error::Convert(Box::new(e)))?;
         let reader = Reader::open(path, group).map_err(|e| Error::Convert(Box::new(e)))?;
@@ -162,7 +162,7 @@ impl Package for NetCdf {
             .first()
             .and_then(|a| a.raster.as_ref())
             .ok_or_else(|| {
-                Error::Convert(format!("{}: no COG to describe", job.source.href).into())
+                Error::Convert(format!("{}: no COG to describe", job.source().href).into())
             })?;
         let times: Vec<chrono::DateTime<chrono::Utc>> = artifacts
             .iter()
@@ -188,7 +188,7 @@ impl Package for NetCdf {
         let footprint = first
             .footprint
             .as_ref()
-            .ok_or_else(|| Error::Convert(format!("{}: no footprint", job.source.href).into()))?;
+            .ok_or_else(|| Error::Convert(format!("{}: no footprint", job.source().href).into()))?;
         let mut stac_item = item::new_item(job, footprint, timing)?;
         for artifact in artifacts {
             item::add_asset(&mut stac_item, artifact);
@@ -203,7 +203,7 @@ impl Package for NetCdf {
         }
         let lineage = format!(
             "2-D slices of {} written as Cloud-Optimized GeoTIFFs ({} compression), georeferenced from CF coordinates and grid mapping{}, by stacforge's netcdf package.",
-            job.source.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            job.source().path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             self.cog.compression,
             if self.options.roll_longitude { ", longitudes rolled to -180..180" } else { "" }
         );
@@ -214,7 +214,7 @@ impl Package for NetCdf {
 
 impl NetCdf {
     fn write_slice(&self, job: &Job, reader: &Reader, slice: &Slice, g: &Grid) -> Result<Artifact> {
-        let path = &job.source.path;
+        let path = &job.source().path;
         let var = slice.var;
         let dtype = var.dtype.expect("numeric");
         let n = var.dims.len();

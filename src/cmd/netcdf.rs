@@ -317,11 +317,7 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     let outcome = if args.append {
         recipe::append(&recipe, &local, &progress)?
     } else {
-        let plan = recipe::plan(&recipe)?;
-        for w in &plan.warnings {
-            eprintln!("warning: {w}");
-        }
-        recipe::write(&plan, &recipe, &local, args.overwrite, &progress)?
+        stacforge_netcdf::cube::write_store(&recipe, &local, args.overwrite)?
     };
     for s in &outcome.skipped {
         eprintln!("{}: already in {}; skipped", s.href, args.out);
@@ -354,8 +350,9 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
             (None, true) => args.out.clone(),
             (None, false) => absolute(&local)?.display().to_string(),
         };
-        let item =
-            stacforge_netcdf::cube::describe_store(&local, &href, &item_id, &args.collection_id)?;
+        let artifact = stacforge_netcdf::cube::store_artifact(&local, Some(href))?;
+        let job = cube_job(&item_id, &args.collection_id);
+        let item = stacforge_netcdf::cube::describe_cube(&job, &[artifact])?;
         item_href = Some(publish_item(
             location,
             &args.store,
@@ -502,12 +499,7 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         (r, plan.records().len(), 0, plan.skipped.clone())
     };
     report_left_out(&left_out);
-    if parquet {
-        stacforge_array::refs::write_parquet(&references, &local, args.record_size.max(1))?;
-    } else {
-        let text = serde_json::to_vec(&references.to_json())?;
-        stacforge_array::zarr::write_atomic(&local, &text)?;
-    }
+    stacforge_netcdf::cube::save_refs(&references, &local, parquet.then_some(args.record_size))?;
     if remote {
         Catalog::upload(&local, &args.out, &args.store.to_options())?;
     }
@@ -524,13 +516,9 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         } else {
             absolute(&local)?.display().to_string()
         };
-        let item = stacforge_netcdf::cube::describe_refs(
-            &references,
-            &local,
-            &href,
-            &item_id,
-            &args.collection_id,
-        )?;
+        let artifact = stacforge_netcdf::cube::refs_artifact(&references, &local, Some(href))?;
+        let job = cube_job(&item_id, &args.collection_id);
+        let item = stacforge_netcdf::cube::describe_cube(&job, &[artifact])?;
         item_href = Some(publish_item(
             location,
             &args.store,
@@ -574,6 +562,19 @@ fn verify_refs(args: &VerifyRefsArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::SomeFailed
     })
+}
+
+/// The job of an item describing an output written outside a catalog (its
+/// sources come from the output's own record).
+fn cube_job(item_id: &str, collection_id: &str) -> stacforge_core::Job {
+    stacforge_core::Job {
+        sources: Vec::new(),
+        item_id: item_id.to_string(),
+        collection_id: collection_id.to_string(),
+        workdir: PathBuf::new(),
+        datetime: None,
+        derived_from: None,
+    }
 }
 
 /// Writes the item into the catalog at `location` and refreshes its

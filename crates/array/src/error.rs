@@ -55,8 +55,19 @@ pub enum Error {
         stored: String,
         requested: String,
     },
+    /// A variable's grid cannot be placed on Earth (its coordinates or
+    /// grid mapping).
+    #[error("{}: {message}", path.display())]
+    Grid { path: PathBuf, message: String },
     #[error(transparent)]
     Core(#[from] stacforge_core::Error),
+    #[error(transparent)]
+    Raster(#[from] stacforge_raster::Error),
+    #[error("{}: GDAL: {source}", path.display())]
+    Gdal {
+        path: PathBuf,
+        source: gdal::errors::GdalError,
+    },
 }
 
 /// The length of the file at `path`, an error naming it when it cannot be read.

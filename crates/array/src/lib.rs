@@ -9,16 +9,25 @@
 //! - [`cf`]: CF decoding of time axes, grid mappings and coordinate axes;
 //! - [`recipe`]: many sources combined along one dimension, checked for
 //!   consistency, planned into chunks and written (or appended) to a Zarr
-//!   store through [`zarr`].
+//!   store through [`zarr`];
+//! - [`refs`]: kerchunk references (virtual Zarr) to the sources' chunks;
+//! - [`grid`]: a variable's horizontal grid placed on Earth (axes, CRS from
+//!   the CF grid mapping, footprint);
+//! - [`cube`]: the [`stacforge_core::CubeProfile`] of a store or of
+//!   references, from which STAC is built without opening them again;
+//! - [`slices`]: 2-D slices of a file written as COGs.
 
 pub mod cf;
 pub mod chunks;
+pub mod cube;
 mod dtype;
 mod error;
+pub mod grid;
 pub mod inventory;
 pub mod nc3;
 pub mod recipe;
 pub mod refs;
+pub mod slices;
 pub mod zarr;
 
 pub use dtype::ElementType;

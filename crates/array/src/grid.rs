@@ -1,9 +1,9 @@
 //! The horizontal grid of a variable: its axes, reference system and
 //! georeferencing, from CF coordinates and grid mappings.
 
+use crate::cf::{self, Axis, GridCrs, RegularAxis};
+use crate::inventory::{Inventory, Variable};
 use crate::{Error, Result};
-use stacforge_array::cf::{self, Axis, GridCrs, RegularAxis};
-use stacforge_array::inventory::{Inventory, Variable};
 use stacforge_core::{Crs, Footprint, RasterProfile};
 use std::path::Path;
 
@@ -103,7 +103,7 @@ impl Grid {
 pub fn grid(
     inventory: &Inventory,
     var: &Variable,
-    read: &dyn Fn(&Variable) -> stacforge_array::Result<Vec<f64>>,
+    read: &dyn Fn(&Variable) -> crate::Result<Vec<f64>>,
 ) -> Result<Option<Grid>> {
     stacforge_raster::init();
     let path = &inventory.path;
@@ -173,7 +173,11 @@ pub fn grid(
         GridCrs::Geographic(c) | GridCrs::Projected(c) => c,
     };
     let srs = if candidates.is_empty() {
-        let mut srs = gdal::spatial_ref::SpatialRef::from_epsg(4326)?;
+        let mut srs =
+            gdal::spatial_ref::SpatialRef::from_epsg(4326).map_err(|source| Error::Gdal {
+                path: path.to_path_buf(),
+                source,
+            })?;
         srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
         srs
     } else {

@@ -1,0 +1,214 @@
+//! The [`CubeProfile`] of a Zarr store or of kerchunk references: what
+//! their STAC item needs (grid, footprint, CRS, dimensions, variables, time
+//! range, sources), read once when they are written so that describing
+//! them opens nothing ([`stacforge_core::cube::cube_item`]). The profile
+//! comes from the output itself, not from the recipe, so it also describes
+//! an appended store exactly.
+
+use crate::grid::{grid, Grid};
+use crate::inventory::{Inventory, Variable};
+use crate::recipe::{read_f64, store_record};
+use crate::refs::References;
+use crate::zarr::{StoreMeta, ZarrVersion};
+use crate::{cf, Error, Result};
+use serde_json::{json, Value};
+use stacforge_core::cube::{
+    iso_step, reference_system, CubeDimension, CubeFormat, CubeProfile, CubeSource, CubeVariable,
+    DimensionKind,
+};
+use std::path::Path;
+
+/// The profile of the Zarr store at `store`, written by stacforge.
+pub fn of_store(store: &Path) -> Result<CubeProfile> {
+    let meta = StoreMeta::read(store)?;
+    let record = store_record(&meta, store)?;
+    let inventory = Inventory::from_store(store, &meta);
+    let read = |v: &Variable| {
+        let stored = meta.array(&v.name).ok_or_else(|| Error::Store {
+            store: store.to_path_buf(),
+            message: format!("`{}` is not an array of the store", v.name),
+        })?;
+        read_f64(store, stored)
+    };
+    let sources = (record.sources.iter())
+        .map(|s| CubeSource {
+            href: s.href.clone(),
+            size: s.size,
+            checksum: s.checksum.clone(),
+        })
+        .collect();
+    let version = match meta.version {
+        ZarrVersion::V2 => 2,
+        ZarrVersion::V3 => 3,
+    };
+    profile(
+        store,
+        &inventory,
+        &read,
+        CubeFormat::Zarr { version },
+        sources,
+        record.concat_dim,
+    )
+}
+
+/// The profile of references (`origin` is their local copy: a JSON file
+/// or a Parquet directory); coordinates are read from the inlined values.
+pub fn of_refs(refs: &References, origin: &Path) -> Result<CubeProfile> {
+    let record = refs.record(origin)?;
+    let inventory = refs.inventory(origin)?;
+    let read = |v: &Variable| refs.inline_values(&v.name, origin);
+    let sources = (record.sources.iter())
+        .map(|s| CubeSource {
+            href: s.record.href.clone(),
+            size: s.record.size,
+            checksum: s.record.checksum.clone(),
+        })
+        .collect();
+    profile(
+        origin,
+        &inventory,
+        &read,
+        CubeFormat::References {
+            parquet: origin.is_dir(),
+        },
+        sources,
+        record.concat_dim,
+    )
+}
+
+/// The profile of a real or virtual cube from its inventory.
+fn profile(
+    store: &Path,
+    inventory: &Inventory,
+    read: &dyn Fn(&Variable) -> Result<Vec<f64>>,
+    format: CubeFormat,
+    sources: Vec<CubeSource>,
+    concat_dim: Option<String>,
+) -> Result<CubeProfile> {
+    let grid_err = |message: String| Error::Grid {
+        path: store.to_path_buf(),
+        message,
+    };
+    let mut the_grid: Option<Grid> = None;
+    for v in (inventory.vars.iter())
+        .filter(|v| !cf::is_coordinate(inventory, &v.name) && !v.dims.is_empty())
+    {
+        if let Some(g) = grid(inventory, v, read)? {
+            the_grid = Some(g);
+            break;
+        }
+    }
+    let grid = the_grid.ok_or_else(|| {
+        grid_err("no variable has x/y (longitude/latitude or projected) coordinates; cannot place it on Earth".into())
+    })?;
+    let footprint = grid.footprint(store)?;
+
+    let mut dimensions = Vec::new();
+    let mut time = None;
+    for dim in &inventory.dims {
+        let coord = cf::coordinate(inventory, &dim.name);
+        let description = |c: &Variable| c.attr_str("long_name").map(str::to_string);
+        let mut d = CubeDimension {
+            name: dim.name.clone(),
+            kind: DimensionKind::Other,
+            axis: None,
+            extent: [json!(0), json!(dim.len.saturating_sub(1))],
+            step: None,
+            reference_system: None,
+            unit: None,
+            description: None,
+        };
+        if dim.name == grid.x_dim || dim.name == grid.y_dim {
+            let (axis, a) = if dim.name == grid.x_dim {
+                ("x", &grid.x)
+            } else {
+                ("y", &grid.y)
+            };
+            let (lo, hi) = a.edges();
+            d.kind = DimensionKind::Spatial;
+            d.axis = Some(axis.into());
+            d.extent = [
+                json!(lo + a.step.abs() / 2.0),
+                json!(hi - a.step.abs() / 2.0),
+            ];
+            d.step = Some(json!(a.step));
+            d.reference_system = Some(reference_system(&grid.crs));
+            d.description = coord.map(|c| description(c).unwrap_or_else(|| c.name.clone()));
+        } else if let Some(c) = coord.filter(|c| cf::is_time(c)) {
+            let values = read(c)?;
+            let times = cf::time_axis(c, &values)
+                .map_err(|message| grid_err(format!("time axis `{}`: {message}", c.name)))?;
+            let utc: Vec<_> = times.iter().filter_map(cf::CfDateTime::to_utc).collect();
+            let (Some(first), Some(last)) = (utc.first(), utc.last()) else {
+                return Err(grid_err(format!("time axis `{}` is empty", c.name)));
+            };
+            time = Some((*first, *last));
+            d.kind = DimensionKind::Temporal;
+            d.extent = [json!(rfc3339(first)), json!(rfc3339(last))];
+            d.step = iso_step(&utc).map(Value::from);
+            d.description = description(c);
+        } else if let Some(c) = coord.filter(|c| c.dtype.is_some()) {
+            let values = read(c)?;
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            d.extent = [finite(lo), finite(hi)];
+            d.unit = c.attr_str("units").map(str::to_string);
+            if c.attr_str("axis") == Some("Z") || c.attrs.contains_key("positive") {
+                d.kind = DimensionKind::Spatial;
+                d.axis = Some("z".into());
+            }
+            d.description = description(c);
+        }
+        dimensions.push(d);
+    }
+    let mut variables = Vec::new();
+    for v in &inventory.vars {
+        if dimensions.iter().any(|d| d.name == v.name) && v.dims.len() == 1 && v.dims[0] == v.name {
+            continue;
+        }
+        let coordinate = cf::is_coordinate(inventory, &v.name);
+        variables.push(CubeVariable {
+            name: v.name.clone(),
+            dimensions: v.dims.clone(),
+            kind: if coordinate || v.dims.is_empty() {
+                "auxiliary"
+            } else {
+                "data"
+            }
+            .into(),
+            unit: v.attr_str("units").map(str::to_string),
+            description: v
+                .attr_str("long_name")
+                .or_else(|| v.attr_str("standard_name"))
+                .map(str::to_string),
+            data_type: v.dtype.map(|t| t.v3_name().to_string()),
+        });
+    }
+    Ok(CubeProfile {
+        format,
+        dimensions,
+        variables,
+        crs: grid.crs.clone(),
+        shape: [grid.y.len, grid.x.len],
+        geotransform: grid.geotransform(false),
+        footprint,
+        time,
+        title: (inventory.attrs.get("title"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        sources,
+        concat_dim,
+    })
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}

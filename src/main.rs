@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 some inputs failed or were found invalid (the
 //! others were still processed); 2 usage or configuration error.
 
+mod array_options;
 mod cmd;
 mod options;
 mod registry;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "stacforge", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 success; 1 some inputs failed or are invalid (the others were still processed); 2 usage or configuration error.\nEach dataset package (see `stacforge list`) is a subcommand: stacforge <package> create-item SRC... --out DIR"
+    after_help = "Exit codes: 0 success; 1 some inputs failed or are invalid (the others were still processed); 2 usage or configuration error.\nRun any package (see `stacforge list`) over sources into a catalog: stacforge run <package> SRC... --out DIR"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -151,7 +152,14 @@ fn main() -> ExitCode {
         stacforge_raster::init();
     }
     let mut command = Cli::command();
-    for entry in registry::entries() {
+    match cmd::create::run_command() {
+        Ok(run) => command = command.subcommand(run),
+        Err(e) => {
+            eprintln!("error: {}", describe(&e));
+            return ExitCode::from(2);
+        }
+    }
+    for entry in registry::entries().into_iter().filter(|e| e.create_item) {
         match cmd::create::package_command(&entry) {
             Ok(sub) => command = command.subcommand(sub),
             Err(e) => {
@@ -162,7 +170,8 @@ fn main() -> ExitCode {
     }
     let matches = command.get_matches();
     let result = match matches.subcommand() {
-        Some((name, sub)) if registry::find(name).is_some() => {
+        Some(("run", sub)) => cmd::create::run_package(sub),
+        Some((name, sub)) if registry::find(name).is_some_and(|e| e.create_item) => {
             cmd::create::run(&registry::find(name).expect("just found"), sub)
         }
         _ => match Cli::from_arg_matches(&matches) {

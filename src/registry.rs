@@ -1,8 +1,10 @@
 //! The dataset packages this binary knows, in one explicit list. Each entry
-//! adds its own command-line options to its `create-item` (so they appear in
-//! its `--help`) and builds the package from them: generic code never
+//! adds its own command-line options to `stacforge run <id>` (and to its
+//! `<id> create-item`, for packages that have one), so they appear in its
+//! `--help`, and builds the package from them: generic code never
 //! special-cases a package by id.
 
+use crate::array_options::{RefsArgs, SliceArgs, ZarrArgs};
 use crate::options::CogArgs;
 use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use stacforge_core::Package;
@@ -14,6 +16,9 @@ pub struct Entry {
     pub id: &'static str,
     /// The kinds of output it writes, for `stacforge list`.
     pub outputs: &'static [&'static str],
+    /// Whether it has its own `stacforge <id> create-item` (the array
+    /// packages' front ends are the `stacforge netcdf` verbs instead).
+    pub create_item: bool,
     /// Adds the package's own options to its `create-item` command.
     pub args: fn(Command) -> Command,
     /// Builds the package from the parsed `create-item` options.
@@ -45,6 +50,7 @@ pub fn entries() -> Vec<Entry> {
         Entry {
             id: "geotiff",
             outputs: &["COG", "in place (--in-place)"],
+            create_item: true,
             args: GeoTiffArgs::augment_args,
             build: |m| {
                 let args = GeoTiffArgs::from_arg_matches(m)?;
@@ -58,14 +64,37 @@ pub fn entries() -> Vec<Entry> {
         Entry {
             id: "modis",
             outputs: &["COG"],
+            create_item: true,
             args: CogArgs::augment_args,
             build: |m| cog_package(m, |cog| Box::new(stacforge_modis::Modis::new(cog))),
         },
         Entry {
             id: "imerg",
             outputs: &["COG"],
+            create_item: true,
             args: CogArgs::augment_args,
             build: |m| cog_package(m, |cog| Box::new(stacforge_imerg::Imerg::new(cog))),
+        },
+        Entry {
+            id: "netcdf",
+            outputs: &["COG (2-D slices)"],
+            create_item: false,
+            args: SliceArgs::augment_args,
+            build: |m| Ok(Box::new(SliceArgs::from_arg_matches(m)?.package()?)),
+        },
+        Entry {
+            id: "netcdf-zarr",
+            outputs: &["Zarr (v2, v3)"],
+            create_item: false,
+            args: ZarrArgs::augment_args,
+            build: |m| Ok(Box::new(ZarrArgs::from_arg_matches(m)?.package()?)),
+        },
+        Entry {
+            id: "netcdf-refs",
+            outputs: &["references (kerchunk JSON, Parquet)"],
+            create_item: false,
+            args: RefsArgs::augment_args,
+            build: |m| Ok(Box::new(RefsArgs::from_arg_matches(m)?.package())),
         },
     ]
 }
@@ -95,10 +124,19 @@ mod tests {
         for entry in entries() {
             assert_eq!(entry.default_package().unwrap().id(), entry.id);
             let command = (entry.args)(Command::new(entry.id).no_binary_name(true));
-            let matches = command
-                .try_get_matches_from(["--compression", "zstd"])
-                .unwrap();
-            assert_eq!((entry.build)(&matches).unwrap().id(), entry.id);
+            let has_compression = command.get_arguments().any(|a| a.get_id() == "compression");
+            let args: &[&str] = if has_compression {
+                &["--compression", "zstd"]
+            } else {
+                &["--concat-dim", "time"]
+            };
+            let matches = command.try_get_matches_from(args);
+            assert_eq!(
+                (entry.build)(&matches.unwrap()).unwrap().id(),
+                entry.id,
+                "{}",
+                entry.id
+            );
         }
         let geotiff = find("geotiff").unwrap();
         let command = (geotiff.args)(Command::new("geotiff").no_binary_name(true));

@@ -5,15 +5,17 @@ use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use stacforge_catalog::Catalog;
 use stacforge_core::{package::validate_id, Package, Timing};
 use stacforge_runner::{RunOptions, UnitOutcome};
-use std::path::PathBuf;
 
 /// Options of `stacforge <package> create-item`.
 #[derive(Debug, clap::Args)]
 pub struct ItemArgs {
-    /// Source files, one item each. A `.json` source is a STAC item: its data
-    /// asset is converted and the new item links back with `derived_from`.
+    /// Source files (glob patterns, quoted, are expanded). The package groups
+    /// them into items: one item per source for scenes and granules, one for
+    /// a whole series combined into a cube. A `.json` source is a STAC item:
+    /// its data asset is converted and the new item links back with
+    /// `derived_from`.
     #[arg(required = true, value_name = "SRC")]
-    sources: Vec<PathBuf>,
+    sources: Vec<String>,
     /// The catalog to write into: a directory, file://, s3://bucket/prefix, gs://, az://.
     #[arg(long, value_name = "DIR")]
     out: String,
@@ -66,6 +68,37 @@ pub fn package_command(entry: &Entry) -> anyhow::Result<Command> {
         )))
 }
 
+/// `stacforge run`: one subcommand per registered package, each with the
+/// run's options and the package's own.
+pub fn run_command() -> anyhow::Result<Command> {
+    let mut run = Command::new("run")
+        .about(
+            "Run a package over sources into a catalog: stacforge run PACKAGE SRC... --out CATALOG",
+        )
+        .long_about(
+            "Run a package over sources into a catalog (collection, items, assets).\n\n\
+             Examples:\n  \
+             stacforge run geotiff 'scenes/*.tif' --out catalog/\n  \
+             stacforge run netcdf-zarr 'sst/*.nc' --out catalog/ --collection-id sst\n  \
+             stacforge run netcdf-refs 'sst/*.nc' --out catalog/ --collection-id sst-refs",
+        )
+        .subcommand_required(true);
+    for entry in crate::registry::entries() {
+        let package = entry.default_package()?;
+        run = run.subcommand((entry.args)(ItemArgs::augment_args(
+            Command::new(entry.id).about(package.title()),
+        )));
+    }
+    Ok(run)
+}
+
+/// Runs the package `stacforge run <id>` names.
+pub fn run_package(matches: &ArgMatches) -> anyhow::Result<Outcome> {
+    let (id, sub) = matches.subcommand().expect("clap requires a package");
+    let entry = crate::registry::find(id).expect("a registered package");
+    create_items_with((entry.build)(sub)?, &ItemArgs::from_arg_matches(sub)?)
+}
+
 pub fn run(entry: &Entry, matches: &ArgMatches) -> anyhow::Result<Outcome> {
     match matches.subcommand() {
         Some(("create-item", sub)) => {
@@ -103,6 +136,7 @@ fn create_collection(package: &dyn Package, args: &CollectionArgs) -> anyhow::Re
 /// collection (the package carries its COG options), through the shared
 /// run loop (`stacforge_runner`).
 pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::Result<Outcome> {
+    let sources = crate::cmd::netcdf::expand(&args.sources)?;
     let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
     let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
     let options = RunOptions {
@@ -113,7 +147,7 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
     // On a terminal a progress bar (failures printed above it); otherwise
     // one line per source, for logs.
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-        let bar = indicatif::ProgressBar::new(args.sources.len() as u64);
+        let bar = indicatif::ProgressBar::new(sources.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} sources, {elapsed} elapsed, about {eta} left",
@@ -123,6 +157,10 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
         bar
     });
     let progress = |n: usize, total: usize, outcome: &UnitOutcome| {
+        if let Some(bar) = &bar {
+            // The package may have grouped the sources into fewer items.
+            bar.set_length(total as u64);
+        }
         let line = match &outcome.result {
             Ok(path) => format!(
                 "[{n}/{total}] ok     {} -> {path} ({:.2} s)",
@@ -141,13 +179,7 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
             None => eprintln!("{line}"),
         }
     };
-    let report = stacforge_runner::run(
-        package.as_ref(),
-        &args.sources,
-        &catalog,
-        &options,
-        &progress,
-    );
+    let report = stacforge_runner::run(package.as_ref(), &sources, &catalog, &options, &progress);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -1,13 +1,12 @@
 //! `stacforge netcdf …`: NetCDF/HDF5 recipes to Zarr, with STAC.
 
+use crate::array_options::{RefsArgs, SliceArgs, ZarrArgs};
 use crate::cmd::create::{create_items_with, ItemArgs};
 use crate::{options::StoreArgs, Outcome};
 use anyhow::Context;
 use stacforge_array::recipe::{self, Recipe};
-use stacforge_array::zarr::{Compression, ZarrVersion};
 use stacforge_catalog::Catalog;
 use stacforge_core::package::validate_id;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -42,8 +41,6 @@ enum Verb {
 
 #[derive(Debug, clap::Args)]
 struct ToRefsArgs {
-    #[command(flatten)]
-    dates: DateRange,
     /// Source files; glob patterns (quoted) are expanded.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<String>,
@@ -51,49 +48,17 @@ struct ToRefsArgs {
     /// or with --format parquet a directory (local).
     #[arg(long, value_name = "FILE")]
     out: String,
-    /// Reference format: json (kerchunk version 1) or parquet (fsspec's
-    /// LazyReferenceMapper layout, for collections with very many chunks).
-    #[arg(long, default_value = "json", value_parser = ["json", "parquet"])]
-    format: String,
-    /// Rows per Parquet file (with --format parquet).
-    #[arg(long, default_value_t = 10_000)]
-    record_size: usize,
     /// Add the sources to the existing references (only the new files are read).
     #[arg(long)]
     append: bool,
-    /// Dimension to concatenate along (default: the record dimension, else time).
-    #[arg(long, value_name = "DIM")]
-    concat_dim: Option<String>,
-    /// Group to read in NetCDF-4 files with groups.
-    #[arg(long)]
-    group: Option<String>,
-    /// Variables to reference, comma-separated (with their coordinates).
-    #[arg(long, value_delimiter = ',')]
-    variables: Vec<String>,
-    /// Variables up to this many bytes are stored inline.
-    #[arg(long, default_value_t = 500)]
-    inline_threshold: u64,
-    /// Variables always stored inline, comma-separated (e.g. lat,lon,time).
-    #[arg(long, value_delimiter = ',')]
-    loadable_vars: Vec<String>,
-    /// Where readers find the files: each chunk's URL becomes PREFIX/<file name>
-    /// (default: the files' absolute paths).
-    #[arg(long, value_name = "PREFIX")]
-    url_prefix: Option<String>,
+    #[command(flatten)]
+    refs: RefsArgs,
     /// Also write a STAC item for the references (and its collection) into this catalog.
     #[arg(long, value_name = "DIR")]
     catalog: Option<String>,
-    /// Item id (default: the output's name without extension).
-    #[arg(long)]
-    item_id: Option<String>,
     /// Collection id.
     #[arg(long, default_value = "netcdf")]
     collection_id: String,
-    /// Leave out sources that cannot be read or do not match the others,
-    /// listing each with the reason (exit code 1), instead of refusing the
-    /// whole batch.
-    #[arg(long)]
-    skip_bad: bool,
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
@@ -112,54 +77,11 @@ struct ToCogArgs {
     #[command(flatten)]
     items: ItemArgs,
     #[command(flatten)]
-    cog: crate::options::CogArgs,
-    /// Variables to convert, comma-separated (default: every variable on an x/y grid).
-    #[arg(long, value_delimiter = ',')]
-    variables: Vec<String>,
-    /// Shift 0–360 longitudes to −180–180 (the COG then spans −180–180).
-    #[arg(long)]
-    roll_longitude: bool,
-    /// The group holding the variables (NetCDF-4/HDF5), e.g. `Grid` for GPM IMERG.
-    #[arg(long)]
-    group: Option<String>,
-}
-
-/// A date range selecting the sources to use.
-#[derive(Debug, clap::Args)]
-struct DateRange {
-    /// Use only sources with a time step at or after this date (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Use only sources with a time step at or before this date.
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    to: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl DateRange {
-    fn range(&self) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
-        match (self.from, self.to) {
-            (None, None) => None,
-            (from, to) => Some((
-                from.unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
-                to.unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
-            )),
-        }
-    }
-}
-
-fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
-        .map_err(|_| format!("`{text}` is not an RFC 3339 date-time or YYYY-MM-DD"))
+    slices: SliceArgs,
 }
 
 #[derive(Debug, clap::Args)]
 struct ToZarrArgs {
-    #[command(flatten)]
-    dates: DateRange,
     /// Source files; glob patterns (quoted) are expanded. They are ordered
     /// along the concatenation dimension by their coordinate values.
     #[arg(required = true, value_name = "SRC")]
@@ -175,40 +97,12 @@ struct ToZarrArgs {
     /// Replace an existing store.
     #[arg(long)]
     overwrite: bool,
-    /// Dimension to concatenate along (default: the record dimension, else time).
-    #[arg(long, value_name = "DIM")]
-    concat_dim: Option<String>,
-    /// Group to read in NetCDF-4 files with groups.
-    #[arg(long)]
-    group: Option<String>,
-    /// Variables to write, comma-separated (their coordinates and grid
-    /// mappings come along); default: every numeric variable.
-    #[arg(long, value_delimiter = ',')]
-    variables: Vec<String>,
-    /// Chunk lengths per dimension, e.g. time=24,lat=180 (others planned
-    /// from --target-chunk-mb).
-    #[arg(long, value_delimiter = ',', value_parser = parse_chunk)]
-    chunks: Vec<(String, u64)>,
-    /// Target uncompressed chunk size in MB.
-    #[arg(long, default_value_t = 16.0)]
-    target_chunk_mb: f64,
-    /// Zarr format version: 3 or 2.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
-    zarr_version: u8,
-    /// Compression: zstd[:LEVEL] (default zstd:3), zlib[:LEVEL] or none.
-    #[arg(long, default_value = "zstd", value_parser = Compression::parse)]
-    compression: Compression,
-    /// Unpack values while writing: scale_factor/add_offset applied, fill and
-    /// missing values as NaN (default: kept as encoding, as stored).
-    #[arg(long)]
-    decode: bool,
+    #[command(flatten)]
+    zarr: ZarrArgs,
     /// Also write a STAC item for the store (and its collection) into this
     /// catalog (a directory or URL).
     #[arg(long, value_name = "DIR")]
     catalog: Option<String>,
-    /// Item id (default: the store's name without extension).
-    #[arg(long)]
-    item_id: Option<String>,
     /// Collection id.
     #[arg(long, default_value = "netcdf")]
     collection_id: String,
@@ -216,11 +110,6 @@ struct ToZarrArgs {
     /// the URL it will be published at.
     #[arg(long, value_name = "URL")]
     store_href: Option<String>,
-    /// Leave out sources that cannot be read or do not match the others,
-    /// listing each with the reason (exit code 1), instead of refusing the
-    /// whole batch.
-    #[arg(long)]
-    skip_bad: bool,
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
@@ -228,24 +117,12 @@ struct ToZarrArgs {
     store: StoreArgs,
 }
 
-fn parse_chunk(text: &str) -> Result<(String, u64), String> {
-    let (dim, len) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not DIM=LENGTH"))?;
-    let len: u64 = len
-        .parse()
-        .map_err(|_| format!("`{len}` is not a chunk length"))?;
-    if len == 0 {
-        return Err(format!("chunk length of `{dim}` must be at least 1"));
-    }
-    Ok((dim.to_string(), len))
-}
-
-/// Expands glob patterns; plain paths are kept as given.
-fn expand(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+/// Expands glob patterns; plain paths, and files whose names only look
+/// like patterns (`scan[1].tif`), are kept as given.
+pub fn expand(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for s in sources {
-        if s.contains(['*', '?', '[']) {
+        if s.contains(['*', '?', '[']) && !Path::new(s).exists() {
             let matched: Vec<PathBuf> = glob::glob(s)
                 .with_context(|| format!("bad pattern `{s}`"))?
                 .filter_map(Result::ok)
@@ -266,48 +143,22 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         Verb::ToZarr(a) => to_zarr(a),
         Verb::ToRefs(a) => to_refs(a),
         Verb::VerifyRefs(a) => verify_refs(a),
-        Verb::ToCog(a) => {
-            let package = stacforge_netcdf::NetCdf::new(
-                a.cog.to_options()?,
-                stacforge_netcdf::SliceOptions {
-                    variables: a.variables.clone(),
-                    roll_longitude: a.roll_longitude,
-                    group: a.group.clone(),
-                },
-            );
-            create_items_with(Box::new(package), &a.items)
-        }
+        Verb::ToCog(a) => create_items_with(Box::new(a.slices.package()?), &a.items),
     }
 }
 
 fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    if args.target_chunk_mb.is_nan() || args.target_chunk_mb <= 0.0 {
-        anyhow::bail!("--target-chunk-mb must be positive");
-    }
     let recipe = Recipe {
         sources: expand(&args.sources)?,
-        concat_dim: args.concat_dim.clone(),
-        group: args.group.clone(),
-        variables: args.variables.clone(),
-        chunks: args.chunks.iter().cloned().collect::<BTreeMap<_, _>>(),
-        target_chunk_bytes: (args.target_chunk_mb * 1e6) as u64,
-        version: if args.zarr_version == 2 {
-            ZarrVersion::V2
-        } else {
-            ZarrVersion::V3
-        },
-        compression: args.compression,
-        decode: args.decode,
-        time_range: args.dates.range(),
-        skip_bad: args.skip_bad,
+        ..args.zarr.recipe()?
     };
     let Output {
         remote,
         local,
         item_id,
         _staging,
-    } = output(&args.out, &args.item_id, "store.zarr")?;
+    } = output(&args.out, &args.zarr.series.item_id, "store.zarr")?;
     if remote && args.append {
         anyhow::bail!("--append works on local stores only for now; append locally, then upload");
     }
@@ -333,14 +184,12 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         started.elapsed().as_secs_f64()
     );
     if remote {
-        let is_metadata = |key: &str| {
-            let name = key.rsplit('/').next().unwrap_or(key);
-            matches!(
-                name,
-                "zarr.json" | ".zarray" | ".zattrs" | ".zgroup" | ".zmetadata"
-            )
-        };
-        let n = Catalog::upload_dir(&local, &args.out, &args.store.to_options(), is_metadata)?;
+        let n = Catalog::upload_dir(
+            &local,
+            &args.out,
+            &args.store.to_options(),
+            stacforge_catalog::is_metadata,
+        )?;
         eprintln!("{}: {n} object(s) uploaded", args.out);
     }
     let mut item_href = None;
@@ -439,29 +288,20 @@ fn read_refs(path: &Path) -> anyhow::Result<stacforge_array::refs::References> {
 }
 
 fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
-    use stacforge_array::refs::{self, RefOptions};
+    use stacforge_array::refs;
     let started = Instant::now();
     let recipe = Recipe {
         sources: expand(&args.sources)?,
-        concat_dim: args.concat_dim.clone(),
-        group: args.group.clone(),
-        variables: args.variables.clone(),
-        time_range: args.dates.range(),
-        skip_bad: args.skip_bad,
-        ..Recipe::default()
+        ..args.refs.series.recipe()
     };
-    let options = RefOptions {
-        inline_threshold: args.inline_threshold,
-        loadable: args.loadable_vars.clone(),
-        url_prefix: args.url_prefix.clone(),
-    };
+    let options = args.refs.options();
     let Output {
         remote,
         local,
         item_id,
         _staging,
-    } = output(&args.out, &args.item_id, "refs.json")?;
-    let parquet = args.format == "parquet";
+    } = output(&args.out, &args.refs.series.item_id, "refs.json")?;
+    let parquet = args.refs.parquet();
     if remote && (args.append || parquet) {
         anyhow::bail!("--append and --format parquet work on local references only for now");
     }
@@ -499,7 +339,11 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         (r, plan.records().len(), 0, plan.skipped.clone())
     };
     report_left_out(&left_out);
-    stacforge_netcdf::cube::save_refs(&references, &local, parquet.then_some(args.record_size))?;
+    stacforge_netcdf::cube::save_refs(
+        &references,
+        &local,
+        parquet.then_some(args.refs.record_size),
+    )?;
     if remote {
         Catalog::upload(&local, &args.out, &args.store.to_options())?;
     }

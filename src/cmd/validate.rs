@@ -43,7 +43,11 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
             // not walked (a link loop would never end).
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
             let linked_dir = entry.file_type()?.is_symlink() && entry.path().is_dir();
-            if !hidden && !linked_dir {
+            // Zarr stores and reference sets are assets, checked through
+            // their items; their JSON is not STAC.
+            let data = cube_document(&entry.path()).is_some()
+                || stacforge_array::refs::is_json_refs(&entry.path());
+            if !hidden && !linked_dir && !data {
                 collect(&entry.path(), out)?;
             }
         }
@@ -58,6 +62,19 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The document that stands for a directory asset (a Zarr store's
+/// consolidated metadata, a Parquet reference set's `.zmetadata`): its
+/// `file:size` and `file:checksum` are that document's.
+fn cube_document(dir: &Path) -> Option<PathBuf> {
+    if !dir.is_dir() {
+        return None;
+    }
+    ["zarr.json", ".zmetadata"]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|doc| doc.is_file())
 }
 
 /// Checks each local asset of a STAC document against its file fields.
@@ -77,7 +94,18 @@ fn check_assets(path: &Path, doc: &Value, problems: &mut Vec<String>) {
             problems.push(format!("/assets/{key}: {href} has a malformed %-escape"));
             continue;
         };
-        let file = base.join(relative);
+        let mut file = base.join(relative);
+        if file.is_dir() {
+            match cube_document(&file) {
+                Some(document) => file = document,
+                None => {
+                    problems.push(format!(
+                        "/assets/{key}: {href} is a directory but neither a Zarr store nor a reference set"
+                    ));
+                    continue;
+                }
+            }
+        }
         let Ok(meta) = std::fs::metadata(&file) else {
             problems.push(format!(
                 "/assets/{key}: {href} does not exist ({})",

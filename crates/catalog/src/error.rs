@@ -73,6 +73,15 @@ pub enum Error {
     /// An id or a model error from the core.
     #[error(transparent)]
     Core(#[from] stacforge_core::Error),
+
+    /// An artifact would take the name of its item's own document.
+    #[error("item {id}: an asset file cannot be named {name:?}, the item document's own name; the package must name it otherwise")]
+    AssetName {
+        /// The item id.
+        id: String,
+        /// The artifact's file name.
+        name: String,
+    },
 }
 
 /// Result with this crate's [`Error`].

@@ -147,41 +147,56 @@ impl Catalog {
         last: impl Fn(&str) -> bool,
     ) -> Result<usize> {
         let catalog = Catalog::open_with(url, options)?;
-        let mut files = Vec::new();
-        let mut stack = vec![local.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            for entry in entries {
-                let path = entry
-                    .map_err(|source| Error::Io {
-                        path: dir.clone(),
-                        source,
-                    })?
-                    .path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(relative) = path.strip_prefix(local) {
-                    let key = relative
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    files.push((last(&key), key, path));
-                }
-            }
-        }
-        // Others first, then the `last` ones deepest first (the root's last).
-        files.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| b.1.matches('/').count().cmp(&a.1.matches('/').count()))
-                .then_with(|| a.1.cmp(&b.1))
-        });
-        for (_, key, path) in &files {
+        let files = files_under(local, &last)?;
+        for (key, path) in &files {
             catalog.put_file(path, key)?;
         }
+        Ok(files.len())
+    }
+
+    /// Publishes the directory artifact `local` (a Zarr store, a Parquet
+    /// reference set) at `path`. In a local catalog the tree is copied under
+    /// a hidden name and put in place in one step (an older one exchanged
+    /// for it); in object storage its files are uploaded with the metadata
+    /// documents last ([`is_metadata`]), so a reader never finds metadata
+    /// naming chunks that are not there yet.
+    pub(crate) fn put_dir(&self, local: &std::path::Path, path: &str) -> Result<usize> {
+        let files = files_under(local, &is_metadata)?;
+        let Some(dir) = &self.location.local_dir else {
+            for (key, file) in &files {
+                self.put_file(file, &format!("{path}/{key}"))?;
+            }
+            return Ok(files.len());
+        };
+        let target = dir.join(path);
+        let io = |target: &std::path::Path| {
+            let target = target.to_path_buf();
+            move |source| Error::Io {
+                path: target.clone(),
+                source,
+            }
+        };
+        let parent = target.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        stacforge_core::fs::remove_stale_in(parent, "stacforge-tmp");
+        let staged = stacforge_core::fs::hidden_sibling(&target, "stacforge-tmp", "");
+        let _guard = stacforge_core::fs::Cleanup::new(staged.clone());
+        for (key, file) in &files {
+            let to = staged.join(key);
+            if let Some(p) = to.parent() {
+                std::fs::create_dir_all(p).map_err(io(p))?;
+            }
+            std::fs::copy(file, &to).map_err(|e| {
+                // A full disk is the destination's problem, not the file's.
+                if e.kind() == std::io::ErrorKind::StorageFull {
+                    io(&target)(e)
+                } else {
+                    io(file)(e)
+                }
+            })?;
+        }
+        stacforge_core::fs::crash_point("put");
+        stacforge_core::fs::replace_dir(&staged, &target).map_err(io(&target))?;
         Ok(files.len())
     }
 
@@ -279,7 +294,8 @@ impl Catalog {
             .map_err(|source| Error::Io { path, source })
     }
 
-    /// Publishes an item: its artifacts first, then the item document with
+    /// Publishes an item: its artifacts first (directories whole, their
+    /// metadata last), then the item document with
     /// its links set, so an item is never visible before its assets.
     pub fn write_item(&self, mut item: Item, artifacts: &[Artifact]) -> Result<Item> {
         validate_id(&item.id)?;
@@ -288,7 +304,17 @@ impl Catalog {
         for artifact in artifacts.iter().filter(|a| a.href.is_none()) {
             let name = artifact.file_name();
             validate_id(&name)?;
-            self.put_file(&artifact.path, &format!("{dir}/{name}"))?;
+            if name == format!("{}.json", item.id) {
+                return Err(Error::AssetName {
+                    id: item.id.clone(),
+                    name,
+                });
+            }
+            if artifact.is_dir() {
+                self.put_dir(&artifact.path, &format!("{dir}/{name}"))?;
+            } else {
+                self.put_file(&artifact.path, &format!("{dir}/{name}"))?;
+            }
         }
         let collection = item.collection.clone().unwrap_or_default();
         layout::link_item(&mut item, &collection);
@@ -389,6 +415,61 @@ impl Catalog {
         self.put_json(layout::COLLECTION, &collection)?;
         Ok(collection)
     }
+}
+
+/// Whether a file of a store is one of its metadata documents (Zarr v2
+/// and v3 names, and a Parquet reference set's `.zmetadata`), which are
+/// published after the data they describe.
+pub fn is_metadata(key: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    matches!(
+        name,
+        "zarr.json" | ".zarray" | ".zattrs" | ".zgroup" | ".zmetadata"
+    )
+}
+
+/// Every file under `root` as (key relative to it, path): the others
+/// first, then those satisfying `last`, deepest first (the root's last).
+/// Hidden bookkeeping of stacforge (`.stacforge-…` locks) is left out.
+fn files_under(
+    root: &std::path::Path,
+    last: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(String, std::path::PathBuf)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let io = |source| Error::Io {
+            path: dir.clone(),
+            source,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().contains(".stacforge-") {
+                continue;
+            }
+            // Symbolic links are not followed out of the tree.
+            let kind = entry.file_type().map_err(io)?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                if let Ok(relative) = path.strip_prefix(root) {
+                    let key = relative
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    files.push((last(&key), key, path));
+                }
+            }
+        }
+    }
+    files.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| b.1.matches('/').count().cmp(&a.1.matches('/').count()))
+            .then_with(|| a.1.cmp(&b.1))
+    });
+    Ok(files.into_iter().map(|(_, k, p)| (k, p)).collect())
 }
 
 #[cfg(test)]

@@ -232,8 +232,8 @@ impl Package for NetCdfRefs {
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         let name = match self.parquet_record_size {
-            Some(_) => format!("{}.parq", job.item_id),
-            None => format!("{}.json", job.item_id),
+            Some(_) => format!("{}.refs.parq", job.item_id),
+            None => format!("{}.refs.json", job.item_id),
         };
         let out = job.workdir.join(name);
         let recipe = recipe_for(&self.recipe, job);

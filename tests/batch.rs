@@ -445,6 +445,16 @@ fn packages_declare_their_own_options() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["geotiff", "modis", "imerg"]);
+    assert_eq!(
+        ids,
+        [
+            "geotiff",
+            "modis",
+            "imerg",
+            "netcdf",
+            "netcdf-zarr",
+            "netcdf-refs"
+        ]
+    );
     assert!(list[0]["outputs"].as_str().unwrap().contains("COG"));
 }

@@ -1,5 +1,6 @@
 //! The conformance kit (`stacforge_runner::conformance`) over every
-//! registered package, on the project's fixtures.
+//! registered package (`stacforge list`; tests/run.rs checks the list has
+//! no package without fixtures), on the project's fixtures.
 
 mod common;
 
@@ -49,8 +50,29 @@ fn every_registered_package_conforms() {
     let mut imerg = files("imerg", "HDF5", 5);
     imerg.extend(files("imerg", "nc4", 5));
     assert_package_conforms(
-        &stacforge_imerg::Imerg::new(cog),
+        &stacforge_imerg::Imerg::new(cog.clone()),
         &imerg,
         schemas.as_deref(),
     );
+    let series = files("netcdf", "nc", 3);
+    assert_package_conforms(
+        &stacforge_netcdf::NetCdf::new(cog, stacforge_netcdf::SliceOptions::default()),
+        &series,
+        schemas.as_deref(),
+    );
+    assert_package_conforms(
+        &stacforge_netcdf::NetCdfZarr::default(),
+        &series,
+        schemas.as_deref(),
+    );
+    for parquet_record_size in [None, Some(100)] {
+        assert_package_conforms(
+            &stacforge_netcdf::NetCdfRefs {
+                parquet_record_size,
+                ..Default::default()
+            },
+            &series,
+            schemas.as_deref(),
+        );
+    }
 }

@@ -187,7 +187,8 @@ pub fn create_items_with(package: Box<dyn Package>, args: &ItemArgs) -> anyhow::
     let total = report.outcomes.len();
     let failed = report.failed().count();
     eprintln!(
-        "{total} source(s): {} item(s) written, {failed} failed; {}/collection.json lists {} item(s)",
+        "{} source(s) in {total} item(s): {} written, {failed} failed; {}/collection.json lists {} item(s)",
+        sources.len(),
         total - failed,
         catalog.location(),
         report.items

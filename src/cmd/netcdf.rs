@@ -7,6 +7,7 @@ use anyhow::Context;
 use stacforge_array::recipe::{self, Recipe};
 use stacforge_catalog::Catalog;
 use stacforge_core::package::validate_id;
+use stacforge_netcdf::cube::report_left_out;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -173,7 +174,10 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     for s in &outcome.skipped {
         eprintln!("{}: already in {}; skipped", s.href, args.out);
     }
-    report_left_out(&outcome.left_out);
+    if args.append {
+        // A new store's were listed as it was written.
+        report_left_out(&outcome.left_out);
+    }
     eprintln!(
         "{}: {} source(s) written, {} skipped, {} step(s), {:.1} MB uncompressed, {:.2} s",
         args.out,
@@ -227,16 +231,6 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::SomeFailed
     })
-}
-
-/// Lists the sources `--skip-bad` left out, one line each.
-fn report_left_out(left_out: &[(PathBuf, String)]) {
-    for (path, reason) in left_out {
-        eprintln!("SKIPPED {}: {reason}", path.display());
-    }
-    if !left_out.is_empty() {
-        eprintln!("{} bad source(s) left out (--skip-bad)", left_out.len());
-    }
 }
 
 /// Refuses an output that is one of the sources (writing it would

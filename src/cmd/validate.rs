@@ -45,7 +45,7 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
             let linked_dir = entry.file_type()?.is_symlink() && entry.path().is_dir();
             // Zarr stores and reference sets are assets, checked through
             // their items; their JSON is not STAC.
-            let data = cube_document(&entry.path()).is_some()
+            let data = stacforge_core::cube::metadata_document(&entry.path()).is_some()
                 || stacforge_array::refs::is_json_refs(&entry.path());
             if !hidden && !linked_dir && !data {
                 collect(&entry.path(), out)?;
@@ -62,19 +62,6 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The document that stands for a directory asset (a Zarr store's
-/// consolidated metadata, a Parquet reference set's `.zmetadata`): its
-/// `file:size` and `file:checksum` are that document's.
-fn cube_document(dir: &Path) -> Option<PathBuf> {
-    if !dir.is_dir() {
-        return None;
-    }
-    ["zarr.json", ".zmetadata"]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|doc| doc.is_file())
 }
 
 /// Checks each local asset of a STAC document against its file fields.
@@ -96,7 +83,7 @@ fn check_assets(path: &Path, doc: &Value, problems: &mut Vec<String>) {
         };
         let mut file = base.join(relative);
         if file.is_dir() {
-            match cube_document(&file) {
+            match stacforge_core::cube::metadata_document(&file) {
                 Some(document) => file = document,
                 None => {
                     problems.push(format!(

@@ -20,6 +20,19 @@ pub const ZARR_MEDIA_TYPE: &str = "application/vnd+zarr";
 /// Media type of kerchunk reference JSON.
 pub const REFERENCES_MEDIA_TYPE: &str = "application/json";
 
+/// The document whose size and checksum stand for the directory asset
+/// `dir`: a Zarr v3 store's `zarr.json`, else the `.zmetadata` of a Zarr v2
+/// store or of a Parquet reference set; `None` when `dir` is neither.
+pub fn metadata_document(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    if !dir.is_dir() {
+        return None;
+    }
+    ["zarr.json", ".zmetadata"]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|doc| doc.is_file())
+}
+
 /// What kind of cube an artifact is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CubeFormat {

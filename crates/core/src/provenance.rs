@@ -29,8 +29,7 @@ pub fn stamp(item: &mut Item, job: &Job, lineage: &str) {
 
 /// Links every source of the job (`via`, with its size and checksum) and
 /// the STAC item it came from (`derived_from`); links already there are
-/// replaced, not repeated. The run loop calls it on every item, so no item
-/// lacks its provenance.
+/// replaced, not repeated.
 pub fn link_sources(item: &mut Item, job: &Job) {
     if let Some(href) = &job.derived_from {
         derived_from(item, href);
@@ -54,6 +53,20 @@ pub fn link_sources(item: &mut Item, job: &Job) {
     }
 }
 
+/// What the run loop does to every item: when the package recorded no
+/// source (`via`) itself, every source of the job is linked, so no item
+/// lacks its provenance. A package that links its sources keeps its own
+/// list: a cube made with `--skip-bad` links the sources it used, not the
+/// ones it left out.
+pub fn ensure_sources(item: &mut Item, job: &Job) {
+    if let Some(href) = &job.derived_from {
+        derived_from(item, href);
+    }
+    if !item.links.iter().any(|l| l.rel == SOURCE_REL) {
+        link_sources(item, job);
+    }
+}
+
 /// Adds a `derived_from` link to a STAC item this one was made from.
 pub fn derived_from(item: &mut Item, href: &str) {
     if !item
@@ -62,5 +75,31 @@ pub fn derived_from(item: &mut Item, href: &str) {
         .any(|l| l.rel == "derived_from" && l.href == href)
     {
         item.links.push(Link::new(href, "derived_from").json());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_loop_links_every_source_unless_the_package_linked_its_own() {
+        let mut job = Job::for_test("cube", "/data/a.nc");
+        job.sources
+            .push(crate::Source::recorded("/data/b.nc", 2, "1220bb"));
+        let mut bare = Item::new("cube");
+        ensure_sources(&mut bare, &job);
+        let via: Vec<_> = bare.links.iter().filter(|l| l.rel == SOURCE_REL).collect();
+        assert_eq!(via.len(), 2);
+        assert_eq!(via[1].href, "file:///data/b.nc");
+        assert_eq!(via[1].additional_fields["file:size"], 2);
+
+        // A package that used only the first source says so; it stays so.
+        let mut own = Item::new("cube");
+        let mut first_only = job.clone();
+        first_only.sources.truncate(1);
+        link_sources(&mut own, &first_only);
+        ensure_sources(&mut own, &job);
+        assert_eq!(own.links.iter().filter(|l| l.rel == SOURCE_REL).count(), 1);
     }
 }

@@ -7,7 +7,8 @@
 //! - [`Check::Runs`]: every source converts, through the shared run loop;
 //! - [`Check::Schemas`]: the collection and every item are valid against
 //!   the official STAC schemas (when a schema folder is given);
-//! - [`Check::StableIds`]: two runs give the same, unique item ids;
+//! - [`Check::StableIds`]: two runs give the same, unique item ids, one
+//!   per unit the package plans;
 //! - [`Check::Assets`]: every asset has a media type, roles, `file:size`
 //!   and `file:checksum`, and every local asset's file matches them;
 //! - [`Check::Provenance`]: every item links (`via`) to its source with
@@ -98,10 +99,23 @@ pub fn check_package(
             format!("run 1 made {:?}, run 2 {:?}", ids[0], ids[1]),
         );
     }
-    if ids[0].len() != sources.len() {
+    // One item per planned unit, each with the unit's id.
+    let planned: Vec<String> = match package.plan(sources) {
+        Ok(units) => units.into_iter().map(|u| u.item_id).collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut planned_sorted: Vec<&String> = planned.iter().collect();
+    planned_sorted.sort();
+    planned_sorted.dedup();
+    if ids[0] != planned_sorted {
         fail(
             Check::StableIds,
-            format!("{} source(s) gave {} item(s)", sources.len(), ids[0].len()),
+            format!(
+                "{} source(s) planned as {:?} gave the items {:?}",
+                sources.len(),
+                planned,
+                ids[0]
+            ),
         );
     }
     if let Some(schemas) = schemas {
@@ -204,6 +218,30 @@ fn local_file(item_path: &Path, asset: &Value) -> Option<PathBuf> {
     Some(item_path.parent()?.join(relative))
 }
 
+/// The file whose size and checksum an asset carries: the asset's own, or
+/// for a directory (a Zarr store) its metadata document.
+fn described_file(file: PathBuf) -> PathBuf {
+    stacforge_core::cube::metadata_document(&file).unwrap_or(file)
+}
+
+/// Every file under `path` (the file itself when it is one), by relative
+/// name, with its bytes.
+fn contents(path: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for entry in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                stack.push(entry.path());
+            }
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            let name = p.strip_prefix(path).unwrap_or(&p).to_path_buf();
+            files.insert(name, bytes);
+        }
+    }
+    files
+}
+
 fn check_assets(id: &str, path: &Path, item: &Value, fail: &mut impl FnMut(Check, String)) {
     let Some(assets) = item.get("assets").and_then(Value::as_object) else {
         fail(Check::Assets, format!("{id}: no assets"));
@@ -230,7 +268,7 @@ fn check_assets(id: &str, path: &Path, item: &Value, fail: &mut impl FnMut(Check
             );
             continue;
         };
-        if let Some(file) = local_file(path, asset) {
+        if let Some(file) = local_file(path, asset).map(described_file) {
             match Source::from_path(&file) {
                 Ok(s) if s.size == size && s.checksum == checksum => {}
                 Ok(_) => fail(
@@ -290,7 +328,7 @@ fn check_same_assets(
         ) else {
             continue;
         };
-        if std::fs::read(&a).ok() != std::fs::read(&b).ok() {
+        if contents(&a) != contents(&b) {
             fail(
                 Check::Deterministic,
                 format!("{id} asset {key}: two runs wrote different bytes"),
@@ -374,7 +412,7 @@ mod tests {
         NoDatetime,
         RandomId,
         NoChecksum,
-        NoVia,
+        ViaWithoutChecksum,
         NoisyThumbnail,
         DescribeReads,
     }
@@ -440,7 +478,13 @@ mod tests {
                         asset.additional_fields.remove("file:checksum");
                     }
                 }
-                Flaw::NoVia => item.links.retain(|l| l.rel != "via"),
+                // (A package that links no source at all gets every source
+                // linked by the run loop; a bad link of its own stays.)
+                Flaw::ViaWithoutChecksum => {
+                    for link in item.links.iter_mut().filter(|l| l.rel == "via") {
+                        link.additional_fields.remove("file:checksum");
+                    }
+                }
                 _ => {}
             }
             Ok(item)
@@ -497,7 +541,7 @@ mod tests {
         // A random id also makes describe give another item each time.
         assert!(failed(Flaw::RandomId).contains(&Check::StableIds));
         assert_eq!(failed(Flaw::NoChecksum), [Check::Assets]);
-        assert_eq!(failed(Flaw::NoVia), [Check::Provenance]);
+        assert_eq!(failed(Flaw::ViaWithoutChecksum), [Check::Provenance]);
         assert_eq!(failed(Flaw::NoisyThumbnail), [Check::Deterministic]);
         assert_eq!(failed(Flaw::DescribeReads), [Check::DescribeOpensNoFiles]);
         if schemas().is_some() {

@@ -6,8 +6,8 @@
 //! For each unit, on a pool of threads (one per core unless told
 //! otherwise): read its sources (a `.json` source is a STAC item whose data
 //! asset is converted), check its item id, convert it in a private work
-//! directory, describe it, stamp its provenance (a `via` link to every
-//! source), and write the item after its assets. One bad unit never spoils
+//! directory, describe it, make sure of its provenance (a `via` link to
+//! every source, unless the package linked the ones it used), and write the item after its assets. One bad unit never spoils
 //! the others: each gets its own [`UnitOutcome`]. The collection is
 //! rewritten last from every item in the catalog, unless every unit failed
 //! (the catalog is then left as it was).
@@ -325,7 +325,7 @@ fn process(
     };
     let artifacts = package.convert(&job)?;
     let mut item = package.describe(&job, &artifacts)?;
-    stacforge_core::provenance::link_sources(&mut item, &job);
+    stacforge_core::provenance::ensure_sources(&mut item, &job);
     let item = catalog
         .write_item(item, &artifacts)
         .map_err(|reason| Error::Publish {

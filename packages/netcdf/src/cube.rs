@@ -10,7 +10,7 @@
 
 use stacforge_array::recipe::{self, Recipe};
 use stacforge_array::refs::{self, RefOptions, References};
-use stacforge_core::cube::{cube_item, CubeFormat, REFERENCES_MEDIA_TYPE, ZARR_MEDIA_TYPE};
+use stacforge_core::cube::{cube_item, metadata_document, REFERENCES_MEDIA_TYPE, ZARR_MEDIA_TYPE};
 use stacforge_core::{Artifact, Error, Job, Package, Result, Unit};
 use std::path::{Path, PathBuf};
 
@@ -40,34 +40,40 @@ fn one_unit(sources: &[PathBuf], item_id: &Option<String>) -> Result<Vec<Unit>> 
     }])
 }
 
-/// What the file stems share at their start (`sst.day.mean.2020.nc`,
-/// `sst.day.mean.2021.nc` → `sst.day.mean`), without trailing digits and
-/// separators; `cube` when they share nothing.
+/// What the file stems share at their start, up to a separator
+/// (`oisst.20220913.nc`, `oisst.20220914.nc` → `oisst`;
+/// `sst.day.mean.2020.nc`, `sst.day.mean.2021.nc` → `sst.day.mean`);
+/// `cube` when they share nothing.
 pub fn shared_stem(sources: &[PathBuf]) -> String {
-    let stems: Vec<String> = (sources.iter())
+    let stems: Vec<Vec<char>> = (sources.iter())
         .map(|s| {
             s.file_stem()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(|n| n.to_string_lossy().chars().collect())
                 .unwrap_or_default()
         })
         .collect();
     let first = stems.first().cloned().unwrap_or_default();
     if stems.len() == 1 {
-        return first;
+        return first.into_iter().collect();
     }
-    let mut shared: String = first
-        .chars()
-        .enumerate()
-        .take_while(|(i, c)| stems.iter().all(|s| s.chars().nth(*i) == Some(*c)))
-        .map(|(_, c)| c)
-        .collect();
-    while shared.ends_with(|c: char| c.is_ascii_digit() || "._- ".contains(c)) {
-        shared.pop();
-    }
-    if shared.is_empty() || shared.starts_with('.') {
-        "cube".into()
-    } else {
+    let is_separator = |c: &char| "._- ".contains(*c);
+    let shared = (0..first.len())
+        .take_while(|&i| stems.iter().all(|s| s.get(i) == Some(&first[i])))
+        .count();
+    // Keep whole words: cut back to a separator unless every stem has one
+    // (or ends) right after the shared part.
+    let at_boundary = stems.iter().all(|s| s.get(shared).is_none_or(is_separator));
+    let mut end = if at_boundary {
         shared
+    } else {
+        first[..shared].iter().rposition(is_separator).unwrap_or(0)
+    };
+    while end > 0 && is_separator(&first[end - 1]) {
+        end -= 1;
+    }
+    match first[..end].iter().collect::<String>() {
+        s if s.is_empty() => "cube".into(),
+        s => s,
     }
 }
 
@@ -78,7 +84,20 @@ pub fn write_store(recipe: &Recipe, out: &Path, overwrite: bool) -> Result<recip
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    recipe::write(&plan, recipe, out, overwrite, &|line| eprintln!("  {line}")).map_err(array_err)
+    let outcome = recipe::write(&plan, recipe, out, overwrite, &|line| eprintln!("  {line}"))
+        .map_err(array_err)?;
+    report_left_out(&outcome.left_out);
+    Ok(outcome)
+}
+
+/// Lists the sources `--skip-bad` left out, one line each.
+pub fn report_left_out(left_out: &[(PathBuf, String)]) {
+    for (path, reason) in left_out {
+        eprintln!("SKIPPED {}: {reason}", path.display());
+    }
+    if !left_out.is_empty() {
+        eprintln!("{} bad source(s) left out (--skip-bad)", left_out.len());
+    }
 }
 
 /// The artifact of the store at `store` (its size and checksum those of
@@ -86,10 +105,12 @@ pub fn write_store(recipe: &Recipe, out: &Path, overwrite: bool) -> Result<recip
 /// item should point when the store is not published beside it.
 pub fn store_artifact(store: &Path, href: Option<String>) -> Result<Artifact> {
     let profile = stacforge_array::cube::of_store(store).map_err(array_err)?;
-    let document = match profile.format {
-        CubeFormat::Zarr { version: 2 } => store.join(".zmetadata"),
-        _ => store.join("zarr.json"),
-    };
+    let document = metadata_document(store).ok_or_else(|| {
+        array_err(stacforge_array::Error::Store {
+            store: store.to_path_buf(),
+            message: "it has no consolidated metadata (zarr.json or .zmetadata)".into(),
+        })
+    })?;
     let mut artifact =
         Artifact::from_dir("zarr", store, document, ZARR_MEDIA_TYPE, &["data", "zarr"])?;
     artifact.cube = Some(profile);
@@ -109,6 +130,7 @@ pub fn write_refs(
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
+    report_left_out(&plan.skipped);
     save_refs(&references, out, record_size)?;
     Ok((references, plan))
 }
@@ -258,6 +280,14 @@ mod tests {
             "sst.day.mean"
         );
         assert_eq!(shared_stem(&p(&["x/only.nc"])), "only");
+        assert_eq!(
+            shared_stem(&p(&[
+                "oisst-avhrr-v02r01.20220913.nc",
+                "oisst-avhrr-v02r01.20220914.nc"
+            ])),
+            "oisst-avhrr-v02r01"
+        );
+        assert_eq!(shared_stem(&p(&["air_time1.nc", "air_time2.nc"])), "air");
         assert_eq!(shared_stem(&p(&["2020.nc", "2021.nc"])), "cube");
     }
 }

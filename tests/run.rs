@@ -1,0 +1,251 @@
+//! `stacforge run PACKAGE SRC... --out CATALOG`: every registered package
+//! through the shared run loop, into a valid catalog whose items link every
+//! source; array packages give one item for a whole series, which xarray
+//! reads back equal to the sources; the `netcdf` verbs describe what they
+//! write as `run` does.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn glob_files(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)))
+        .collect();
+    all.sort();
+    all
+}
+
+/// The fixtures each package is run over, and how many items it makes.
+fn fixtures_of(id: &str) -> (Vec<PathBuf>, usize) {
+    match id {
+        "geotiff" => {
+            let tifs = glob_files("geotiff", "tif");
+            let n = tifs.len();
+            (tifs, n)
+        }
+        "modis" => (glob_files("modis", "hdf").into_iter().take(2).collect(), 2),
+        "imerg" => {
+            let mut files = glob_files("imerg", "HDF5");
+            files.extend(glob_files("imerg", "nc4"));
+            let n = files.len();
+            (files, n)
+        }
+        "netcdf" => (glob_files("netcdf", "nc"), 3),
+        "netcdf-zarr" | "netcdf-refs" => (glob_files("netcdf", "nc"), 1),
+        other => {
+            panic!("package {other} is registered but has no fixtures in tests/run.rs; add them")
+        }
+    }
+}
+
+fn run(id: &str, sources: &[PathBuf], out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = vec!["run".into(), id.into()];
+    args.extend(sources.iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    stacforge(&args)
+}
+
+fn items_of(catalog: &Path) -> Vec<(PathBuf, Value)> {
+    let mut items = Vec::new();
+    for entry in std::fs::read_dir(catalog.join("items")).unwrap() {
+        let dir = entry.unwrap().path();
+        let id = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let path = dir.join(format!("{id}.json"));
+        items.push((path.clone(), json(&path)));
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items
+}
+
+fn multihash(path: &Path) -> String {
+    stacforge_core::checksum::sha256_multihash(std::fs::File::open(path).unwrap()).unwrap()
+}
+
+/// Every package `stacforge list` shows runs over its fixtures into a
+/// catalog valid against the official schemas, with as many items as the
+/// package plans, each linking (`via`) the exact bytes of each source.
+#[test]
+fn run_works_for_every_registered_package() {
+    let list = stacforge(["list", "--json"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for package in list.as_array().unwrap() {
+        let id = package["id"].as_str().unwrap();
+        let (sources, expected_items) = fixtures_of(id);
+        let out = dir.path().join(id);
+        let ran = run(id, &sources, &out, &[]);
+        assert!(ran.status.success(), "{id}: {}", text(&ran));
+        let items = items_of(&out);
+        assert_eq!(items.len(), expected_items, "{id}: {}", text(&ran));
+        assert_schema_valid(&out.join("collection.json"));
+        let mut linked = std::collections::BTreeSet::new();
+        for (path, item) in &items {
+            assert_schema_valid(path);
+            for link in item["links"].as_array().unwrap() {
+                if link["rel"] == "via" {
+                    let href = link["href"].as_str().unwrap();
+                    let file = stacforge_core::href::decode(href.trim_start_matches("file://"))
+                        .map(PathBuf::from)
+                        .unwrap();
+                    assert_eq!(link["file:size"], std::fs::metadata(&file).unwrap().len());
+                    assert_eq!(link["file:checksum"], multihash(&file), "{id}: {href}");
+                    linked.insert(file);
+                }
+            }
+            for (key, asset) in item["assets"].as_object().unwrap() {
+                for field in ["type", "roles", "file:size", "file:checksum"] {
+                    assert!(asset.get(field).is_some(), "{id} {key}: no {field}");
+                }
+            }
+        }
+        let given: std::collections::BTreeSet<PathBuf> =
+            sources.iter().map(|s| s.canonicalize().unwrap()).collect();
+        assert_eq!(linked, given, "{id}: items must link every source");
+        let valid = stacforge(
+            ["validate".into(), out.display().to_string()]
+                .into_iter()
+                .chain(schemas().map(|s| format!("--schemas={}", s.display()))),
+        );
+        assert!(valid.status.success(), "{id}: {}", text(&valid));
+    }
+}
+
+/// A series becomes one cube item: the store published beside the item
+/// and the references read back by xarray equal the full upstream file the
+/// series was split from.
+#[test]
+fn a_series_runs_into_one_cube_item_that_xarray_reads_back() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let (t1, t2, full) = air_series(&data);
+    let dir = tempfile::tempdir().unwrap();
+    let zarr = dir.path().join("zarr");
+    let ran = run(
+        "netcdf-zarr",
+        &[t2.clone(), t1.clone()],
+        &zarr,
+        &["--item-id", "air"],
+    );
+    assert!(ran.status.success(), "{}", text(&ran));
+    let item = json(&zarr.join("items/air/air.json"));
+    assert_eq!(item["assets"]["zarr"]["href"], "./air.zarr");
+    let store = zarr.join("items/air/air.zarr");
+    assert_eq!(
+        item["assets"]["zarr"]["file:checksum"],
+        multihash(&store.join("zarr.json"))
+    );
+    assert_eq!(
+        item["properties"]["cube:dimensions"]["time"]["step"],
+        "PT6H"
+    );
+    assert_python_check(&venv, "xarray_equal.py", &[full.clone(), store]);
+
+    let refs = dir.path().join("refs");
+    let ran = run("netcdf-refs", &[t1, t2], &refs, &["--item-id", "air"]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    let item = json(&refs.join("items/air/air.json"));
+    let file = refs.join("items/air/air.refs.json");
+    assert_eq!(item["assets"]["references"]["href"], "./air.refs.json");
+    assert_eq!(
+        item["assets"]["references"]["file:checksum"],
+        multihash(&file)
+    );
+    assert_python_check(&venv, "refs_equal.py", &[full, file]);
+}
+
+/// The `netcdf to-zarr --catalog` front end describes its store as `run
+/// netcdf-zarr` does: same cube, same grid, same time, same metadata bytes.
+#[test]
+fn the_verbs_describe_what_they_write_as_run_does() {
+    let sources = glob_files("netcdf", "nc");
+    let dir = tempfile::tempdir().unwrap();
+    let via_run = dir.path().join("run");
+    let ran = run("netcdf-zarr", &sources, &via_run, &["--item-id", "sst"]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    let store = dir.path().join("sst.zarr");
+    let catalog = dir.path().join("verb");
+    let refs: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+    let verb = netcdf(
+        "to-zarr",
+        &refs,
+        &store,
+        &["--catalog", &catalog.display().to_string()],
+    );
+    assert!(verb.status.success(), "{}", text(&verb));
+    let a = json(&via_run.join("items/sst/sst.json"));
+    let b = json(&catalog.join("items/sst/sst.json"));
+    for key in [
+        "cube:dimensions",
+        "cube:variables",
+        "proj:code",
+        "proj:shape",
+        "proj:transform",
+        "start_datetime",
+        "end_datetime",
+    ] {
+        assert_eq!(a["properties"][key], b["properties"][key], "{key}");
+    }
+    assert_eq!(a["geometry"], b["geometry"]);
+    assert_eq!(
+        a["assets"]["zarr"]["file:checksum"], b["assets"]["zarr"]["file:checksum"],
+        "the same recipe writes the same metadata"
+    );
+    let via = |item: &Value| -> Vec<Value> {
+        item["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["rel"] == "via")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(via(&a), via(&b));
+    assert_eq!(via(&a).len(), 3);
+}
+
+/// A bad source in a series fails the run with its name and the reason,
+/// exit code 1, and leaves no item; `--skip-bad` leaves it out and writes
+/// the others.
+#[test]
+fn a_bad_source_in_a_series_is_named_and_can_be_left_out() {
+    let mut sources = glob_files("netcdf", "nc");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("oisst-avhrr-v02r01.20220916.nc");
+    truncate_copy(&sources[0], &bad, 0.5);
+    sources.push(bad.clone());
+    let out = dir.path().join("cat");
+    let ran = run("netcdf-zarr", &sources, &out, &[]);
+    assert_fails_saying(&ran, 1, &["oisst-avhrr-v02r01.20220916.nc"]);
+    assert!(!out.join("items").exists() || items_of(&out).is_empty());
+    let ran = run("netcdf-zarr", &sources, &out, &["--skip-bad"]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    assert!(
+        text(&ran).contains("oisst-avhrr-v02r01.20220916.nc"),
+        "{}",
+        text(&ran)
+    );
+    let items = items_of(&out);
+    assert_eq!(items.len(), 1);
+    let via = items[0].1["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "via")
+        .count();
+    assert_eq!(via, 3, "the left-out source is not linked");
+}
+
+/// The NetCDF series fixtures are what their generator writes.
+#[test]
+fn the_netcdf_fixtures_are_what_their_generator_writes() {
+    let Some(venv) = interop_venv() else { return };
+    assert_generator_reproduces(&venv, "netcdf/generate.py", &glob_files("netcdf", "nc"));
+}

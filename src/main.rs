@@ -38,6 +38,10 @@ enum Command {
     Info(cmd::info::Args),
     /// NetCDF/HDF5 files to Zarr stores (combine along time, append) with datacube STAC.
     Netcdf(cmd::netcdf::Args),
+    /// Write a new package crate (raster or array) under packages/ and register it.
+    ///
+    /// Example: stacforge new-package grace-mascons --kind array
+    NewPackage(cmd::new_package::Args),
 }
 
 /// An error and its causes on one line, skipping causes whose text the
@@ -183,6 +187,7 @@ fn main() -> ExitCode {
                 Command::Export(args) => cmd::export::run(&args),
                 Command::Info(args) => cmd::info::run(&args),
                 Command::Netcdf(args) => cmd::netcdf::run(&args),
+                Command::NewPackage(args) => cmd::new_package::run(&args),
             },
             Err(e) => e.exit(),
         },

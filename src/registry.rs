@@ -96,6 +96,7 @@ pub fn entries() -> Vec<Entry> {
             args: RefsArgs::augment_args,
             build: |m| Ok(Box::new(RefsArgs::from_arg_matches(m)?.package())),
         },
+        // stacforge new-package registers packages above this line
     ]
 }
 
@@ -125,10 +126,11 @@ mod tests {
             assert_eq!(entry.default_package().unwrap().id(), entry.id);
             let command = (entry.args)(Command::new(entry.id).no_binary_name(true));
             let has_compression = command.get_arguments().any(|a| a.get_id() == "compression");
-            let args: &[&str] = if has_compression {
-                &["--compression", "zstd"]
-            } else {
-                &["--concat-dim", "time"]
+            let has_concat = command.get_arguments().any(|a| a.get_id() == "concat_dim");
+            let args: &[&str] = match (has_compression, has_concat) {
+                (true, _) => &["--compression", "zstd"],
+                (false, true) => &["--concat-dim", "time"],
+                (false, false) => &[],
             };
             let matches = command.try_get_matches_from(args);
             assert_eq!(

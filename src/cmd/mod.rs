@@ -6,5 +6,6 @@ pub mod export;
 pub mod info;
 pub mod list;
 pub mod netcdf;
+pub mod new_package;
 pub mod publish;
 pub mod validate;

@@ -4,10 +4,10 @@ use crate::array_options::{RefsArgs, SliceArgs, ZarrArgs};
 use crate::cmd::create::{create_items_with, ItemArgs};
 use crate::{options::StoreArgs, Outcome};
 use anyhow::Context;
+use stacforge_array::cube::report_left_out;
 use stacforge_array::recipe::{self, Recipe};
 use stacforge_catalog::Catalog;
 use stacforge_core::package::validate_id;
-use stacforge_netcdf::cube::report_left_out;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -169,7 +169,7 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     let outcome = if args.append {
         recipe::append(&recipe, &local, &progress)?
     } else {
-        stacforge_netcdf::cube::write_store(&recipe, &local, args.overwrite)?
+        stacforge_array::cube::write_store(&recipe, &local, args.overwrite)?
     };
     for s in &outcome.skipped {
         eprintln!("{}: already in {}; skipped", s.href, args.out);
@@ -203,9 +203,9 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
             (None, true) => args.out.clone(),
             (None, false) => absolute(&local)?.display().to_string(),
         };
-        let artifact = stacforge_netcdf::cube::store_artifact(&local, Some(href))?;
+        let artifact = stacforge_array::cube::store_artifact(&local, Some(href))?;
         let job = cube_job(&item_id, &args.collection_id);
-        let item = stacforge_netcdf::cube::describe_cube(&job, &[artifact])?;
+        let item = stacforge_array::cube::describe_cube(&job, &[artifact])?;
         item_href = Some(publish_item(
             location,
             &args.store,
@@ -333,7 +333,7 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         (r, plan.records().len(), 0, plan.skipped.clone())
     };
     report_left_out(&left_out);
-    stacforge_netcdf::cube::save_refs(
+    stacforge_array::cube::save_refs(
         &references,
         &local,
         parquet.then_some(args.refs.record_size),
@@ -354,9 +354,9 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         } else {
             absolute(&local)?.display().to_string()
         };
-        let artifact = stacforge_netcdf::cube::refs_artifact(&references, &local, Some(href))?;
+        let artifact = stacforge_array::cube::refs_artifact(&references, &local, Some(href))?;
         let job = cube_job(&item_id, &args.collection_id);
-        let item = stacforge_netcdf::cube::describe_cube(&job, &[artifact])?;
+        let item = stacforge_array::cube::describe_cube(&job, &[artifact])?;
         item_href = Some(publish_item(
             location,
             &args.store,

@@ -4,19 +4,148 @@
 //! them opens nothing ([`stacforge_core::cube::cube_item`]). The profile
 //! comes from the output itself, not from the recipe, so it also describes
 //! an appended store exactly.
+//!
+//! The conveniences array packages are built from: [`write_store`] and
+//! [`write_refs`] write a cube, [`store_artifact`] and [`refs_artifact`]
+//! make its [`Artifact`] (profile, size and checksum of its metadata
+//! document), [`describe_cube`] its item.
+
+fn array_err(e: Error) -> stacforge_core::Error {
+    stacforge_core::Error::Convert(Box::new(e))
+}
 
 use crate::grid::{grid, Grid};
 use crate::inventory::{Inventory, Variable};
+use crate::recipe::{self as recipes, Recipe};
 use crate::recipe::{read_f64, store_record};
+use crate::refs::RefOptions;
 use crate::refs::References;
 use crate::zarr::{StoreMeta, ZarrVersion};
 use crate::{cf, Error, Result};
 use serde_json::{json, Value};
+use stacforge_core::cube::{cube_item, metadata_document, REFERENCES_MEDIA_TYPE, ZARR_MEDIA_TYPE};
 use stacforge_core::cube::{
     iso_step, reference_system, CubeDimension, CubeFormat, CubeProfile, CubeSource, CubeVariable,
     DimensionKind,
 };
+use stacforge_core::{Artifact, Job};
 use std::path::Path;
+use std::path::PathBuf;
+
+/// Writes a new store at `out` from `recipe`, printing the plan's warnings;
+/// returns what was written.
+pub fn write_store(
+    recipe: &Recipe,
+    out: &Path,
+    overwrite: bool,
+) -> stacforge_core::Result<recipes::Outcome> {
+    let plan = recipes::plan(recipe).map_err(array_err)?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    let outcome = recipes::write(&plan, recipe, out, overwrite, &|line| eprintln!("  {line}"))
+        .map_err(array_err)?;
+    report_left_out(&outcome.left_out);
+    Ok(outcome)
+}
+
+/// Lists the sources `--skip-bad` left out, one line each.
+pub fn report_left_out(left_out: &[(PathBuf, String)]) {
+    for (path, reason) in left_out {
+        eprintln!("SKIPPED {}: {reason}", path.display());
+    }
+    if !left_out.is_empty() {
+        eprintln!("{} bad source(s) left out (--skip-bad)", left_out.len());
+    }
+}
+
+/// The artifact of the store at `store` (its size and checksum those of
+/// its consolidated metadata), with its cube profile; `href` where the
+/// item should point when the store is not published beside it.
+pub fn store_artifact(store: &Path, href: Option<String>) -> stacforge_core::Result<Artifact> {
+    let profile = of_store(store).map_err(array_err)?;
+    let document = metadata_document(store).ok_or_else(|| {
+        array_err(Error::Store {
+            store: store.to_path_buf(),
+            message: "it has no consolidated metadata (zarr.json or .zmetadata)".into(),
+        })
+    })?;
+    let mut artifact =
+        Artifact::from_dir("zarr", store, document, ZARR_MEDIA_TYPE, &["data", "zarr"])?;
+    artifact.cube = Some(profile);
+    artifact.href = href;
+    Ok(artifact)
+}
+
+/// Writes references built from `recipe` at `out` (kerchunk JSON, or a
+/// Parquet directory when `record_size` is given); returns them.
+pub fn write_refs(
+    recipe: &Recipe,
+    options: &RefOptions,
+    out: &Path,
+    record_size: Option<usize>,
+) -> stacforge_core::Result<(References, recipes::Plan)> {
+    let (references, plan) = crate::refs::references(recipe, options).map_err(array_err)?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    report_left_out(&plan.skipped);
+    save_refs(&references, out, record_size)?;
+    Ok((references, plan))
+}
+
+/// Saves references at `out`: kerchunk JSON (atomically), or a Parquet
+/// reference set when `record_size` is given.
+pub fn save_refs(
+    references: &References,
+    out: &Path,
+    record_size: Option<usize>,
+) -> stacforge_core::Result<()> {
+    match record_size {
+        Some(n) => crate::refs::write_parquet(references, out, n.max(1)).map_err(array_err),
+        None => {
+            let text = serde_json::to_vec(&references.to_json())
+                .map_err(|e| stacforge_core::Error::Convert(Box::new(e)))?;
+            crate::zarr::write_atomic(out, &text).map_err(array_err)
+        }
+    }
+}
+
+/// The artifact of references saved at `origin` (their size and checksum:
+/// the JSON file's, or a Parquet set's `.zmetadata`), with their profile.
+pub fn refs_artifact(
+    references: &References,
+    origin: &Path,
+    href: Option<String>,
+) -> stacforge_core::Result<Artifact> {
+    let profile = of_refs(references, origin).map_err(array_err)?;
+    let roles = &["data", "references", "index"];
+    let mut artifact = if origin.is_dir() {
+        Artifact::from_dir(
+            "references",
+            origin,
+            origin.join(".zmetadata"),
+            REFERENCES_MEDIA_TYPE,
+            roles,
+        )?
+    } else {
+        Artifact::from_file("references", origin, REFERENCES_MEDIA_TYPE, roles)?
+    };
+    artifact.cube = Some(profile);
+    artifact.href = href;
+    Ok(artifact)
+}
+
+/// The item of a cube artifact (see [`cube_item`]); opens no file.
+pub fn describe_cube(job: &Job, artifacts: &[Artifact]) -> stacforge_core::Result<stac::Item> {
+    let artifact = artifacts.iter().find(|a| a.cube.is_some()).ok_or_else(|| {
+        stacforge_core::Error::Profile {
+            key: artifacts.first().map(|a| a.key.clone()).unwrap_or_default(),
+            expected: "cube",
+        }
+    })?;
+    cube_item(job, artifact)
+}
 
 /// The profile of the Zarr store at `store`, written by stacforge.
 pub fn of_store(store: &Path) -> Result<CubeProfile> {

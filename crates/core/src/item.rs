@@ -34,6 +34,33 @@ pub fn new_item(job: &Job, footprint: &Footprint, timing: Timing) -> Result<Item
     Ok(item)
 }
 
+/// The item of raster artifacts, in one call: its geometry from the first
+/// raster profile's footprint (the `data` asset's when there is one), its
+/// time from the job or the profile, every artifact as an asset, and its
+/// provenance (`via` links, software, `lineage`). Opens no file.
+pub fn raster_item(job: &Job, artifacts: &[Artifact], lineage: &str) -> Result<Item> {
+    let data = artifacts
+        .iter()
+        .filter(|a| a.raster.is_some())
+        .min_by_key(|a| a.key != "data")
+        .ok_or_else(|| Error::Profile {
+            key: artifacts.first().map(|a| a.key.clone()).unwrap_or_default(),
+            expected: "raster",
+        })?;
+    let profile = data.raster.as_ref().expect("filtered");
+    let timing = resolve_timing(job, profile.timing)?;
+    let footprint = profile.footprint.as_ref().ok_or_else(|| Error::Profile {
+        key: data.key.clone(),
+        expected: "footprint (raster)",
+    })?;
+    let mut item = new_item(job, footprint, timing)?;
+    for artifact in artifacts {
+        add_asset(&mut item, artifact);
+    }
+    crate::provenance::stamp(&mut item, job, lineage);
+    Ok(item)
+}
+
 /// Adds an extension schema URL once.
 pub fn add_extension(item: &mut Item, url: &str) {
     if !item.extensions.iter().any(|e| e == url) {

@@ -402,6 +402,29 @@ fn remove_partial(partial: &Path) {
     }
 }
 
+/// Writes `src` as a COG at `dst` (see [`write_cog`]) and returns it as
+/// the artifact `key`: its raster profile read back from the COG
+/// (statistics and valid-data footprint), header size, size and checksum.
+/// The one call a raster package's `convert` needs per output.
+pub fn cog_artifact(
+    key: &str,
+    src: &Path,
+    dst: &Path,
+    options: &CogOptions,
+) -> stacforge_core::Result<stacforge_core::Artifact> {
+    let report = write_cog(src, dst, options)?;
+    let profile = inspect::inspect(dst, &inspect::InspectOptions::default())?;
+    let mut artifact = stacforge_core::Artifact::from_file(
+        key,
+        dst,
+        stacforge_core::artifact::COG_MEDIA_TYPE,
+        &["data"],
+    )?;
+    artifact.header_size = Some(report.header_size);
+    artifact.raster = Some(profile);
+    Ok(artifact)
+}
+
 /// Writes `src` as a COG at `dst` and returns its layout report.
 ///
 /// The source is checked first (north-up, CRS, real bands). The COG is

@@ -5,7 +5,7 @@
 
 use stacforge_core::{
     artifact::{COG_MEDIA_TYPE, PNG_MEDIA_TYPE},
-    item, provenance, Artifact, Error, Job, Package, Result,
+    item, Artifact, Job, Package, Result,
 };
 use stacforge_raster::{cog, footprint, inspect, layout, thumbnail, CogOptions, InspectOptions};
 use std::path::Path;
@@ -138,21 +138,6 @@ impl Package for GeoTiff {
     }
 
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
-        let profile = artifacts
-            .iter()
-            .find(|a| a.key == "data")
-            .and_then(|a| a.raster.as_ref())
-            .ok_or_else(|| {
-                Error::Convert(format!("{}: no COG artifact to describe", job.source().href).into())
-            })?;
-        let timing = item::resolve_timing(job, profile.timing)?;
-        let footprint = profile.footprint.as_ref().ok_or_else(|| {
-            Error::Convert(format!("{}: no footprint was computed", job.source().href).into())
-        })?;
-        let mut stac_item = item::new_item(job, footprint, timing)?;
-        for artifact in artifacts {
-            item::add_asset(&mut stac_item, artifact);
-        }
         let source_name = job
             .source()
             .path
@@ -172,8 +157,7 @@ impl Package for GeoTiff {
             }
         )
         };
-        provenance::stamp(&mut stac_item, job, &lineage);
-        Ok(stac_item)
+        item::raster_item(job, artifacts, &lineage)
     }
 }
 

@@ -5,18 +5,16 @@
 //! [`CubeProfile`](stacforge_core::CubeProfile).
 //!
 //! `stacforge netcdf to-zarr` and `to-refs` are front ends over the same
-//! functions ([`write_store`], [`write_refs`], [`describe_cube`]), adding
-//! appends and outputs outside a catalog.
+//! functions of `stacforge_array::cube` (`write_store`, `write_refs`,
+//! `describe_cube`), adding appends and outputs outside a catalog.
 
-use stacforge_array::recipe::{self, Recipe};
-use stacforge_array::refs::{self, RefOptions, References};
-use stacforge_core::cube::{cube_item, metadata_document, REFERENCES_MEDIA_TYPE, ZARR_MEDIA_TYPE};
+use stacforge_array::cube::{
+    describe_cube, refs_artifact, store_artifact, write_refs, write_store,
+};
+use stacforge_array::recipe::Recipe;
+use stacforge_array::refs::RefOptions;
 use stacforge_core::{Artifact, Error, Job, Package, Result, Unit};
-use std::path::{Path, PathBuf};
-
-fn array_err(e: stacforge_array::Error) -> Error {
-    Error::Convert(Box::new(e))
-}
+use std::path::PathBuf;
 
 /// The recipe for the job's sources: `template` with its sources set.
 fn recipe_for(template: &Recipe, job: &Job) -> Recipe {
@@ -75,114 +73,6 @@ pub fn shared_stem(sources: &[PathBuf]) -> String {
         s if s.is_empty() => "cube".into(),
         s => s,
     }
-}
-
-/// Writes a new store at `out` from `recipe`, printing the plan's warnings;
-/// returns what was written.
-pub fn write_store(recipe: &Recipe, out: &Path, overwrite: bool) -> Result<recipe::Outcome> {
-    let plan = recipe::plan(recipe).map_err(array_err)?;
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
-    let outcome = recipe::write(&plan, recipe, out, overwrite, &|line| eprintln!("  {line}"))
-        .map_err(array_err)?;
-    report_left_out(&outcome.left_out);
-    Ok(outcome)
-}
-
-/// Lists the sources `--skip-bad` left out, one line each.
-pub fn report_left_out(left_out: &[(PathBuf, String)]) {
-    for (path, reason) in left_out {
-        eprintln!("SKIPPED {}: {reason}", path.display());
-    }
-    if !left_out.is_empty() {
-        eprintln!("{} bad source(s) left out (--skip-bad)", left_out.len());
-    }
-}
-
-/// The artifact of the store at `store` (its size and checksum those of
-/// its consolidated metadata), with its cube profile; `href` where the
-/// item should point when the store is not published beside it.
-pub fn store_artifact(store: &Path, href: Option<String>) -> Result<Artifact> {
-    let profile = stacforge_array::cube::of_store(store).map_err(array_err)?;
-    let document = metadata_document(store).ok_or_else(|| {
-        array_err(stacforge_array::Error::Store {
-            store: store.to_path_buf(),
-            message: "it has no consolidated metadata (zarr.json or .zmetadata)".into(),
-        })
-    })?;
-    let mut artifact =
-        Artifact::from_dir("zarr", store, document, ZARR_MEDIA_TYPE, &["data", "zarr"])?;
-    artifact.cube = Some(profile);
-    artifact.href = href;
-    Ok(artifact)
-}
-
-/// Writes references built from `recipe` at `out` (kerchunk JSON, or a
-/// Parquet directory when `record_size` is given); returns them.
-pub fn write_refs(
-    recipe: &Recipe,
-    options: &RefOptions,
-    out: &Path,
-    record_size: Option<usize>,
-) -> Result<(References, recipe::Plan)> {
-    let (references, plan) = refs::references(recipe, options).map_err(array_err)?;
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
-    report_left_out(&plan.skipped);
-    save_refs(&references, out, record_size)?;
-    Ok((references, plan))
-}
-
-/// Saves references at `out`: kerchunk JSON (atomically), or a Parquet
-/// reference set when `record_size` is given.
-pub fn save_refs(references: &References, out: &Path, record_size: Option<usize>) -> Result<()> {
-    match record_size {
-        Some(n) => refs::write_parquet(references, out, n.max(1)).map_err(array_err),
-        None => {
-            let text = serde_json::to_vec(&references.to_json())
-                .map_err(|e| Error::Convert(Box::new(e)))?;
-            stacforge_array::zarr::write_atomic(out, &text).map_err(array_err)
-        }
-    }
-}
-
-/// The artifact of references saved at `origin` (their size and checksum:
-/// the JSON file's, or a Parquet set's `.zmetadata`), with their profile.
-pub fn refs_artifact(
-    references: &References,
-    origin: &Path,
-    href: Option<String>,
-) -> Result<Artifact> {
-    let profile = stacforge_array::cube::of_refs(references, origin).map_err(array_err)?;
-    let roles = &["data", "references", "index"];
-    let mut artifact = if origin.is_dir() {
-        Artifact::from_dir(
-            "references",
-            origin,
-            origin.join(".zmetadata"),
-            REFERENCES_MEDIA_TYPE,
-            roles,
-        )?
-    } else {
-        Artifact::from_file("references", origin, REFERENCES_MEDIA_TYPE, roles)?
-    };
-    artifact.cube = Some(profile);
-    artifact.href = href;
-    Ok(artifact)
-}
-
-/// The item of a cube artifact (see [`cube_item`]); opens no file.
-pub fn describe_cube(job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
-    let artifact = artifacts
-        .iter()
-        .find(|a| a.cube.is_some())
-        .ok_or_else(|| Error::Profile {
-            key: artifacts.first().map(|a| a.key.clone()).unwrap_or_default(),
-            expected: "cube",
-        })?;
-    cube_item(job, artifact)
 }
 
 /// NetCDF/HDF5 file series → one Zarr store and one item.

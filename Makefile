@@ -18,18 +18,11 @@ servers: deps
 build: deps
 	$(CARGO) build --locked
 
-# Convert the bundled fixtures into a STAC catalog of COGs under ./demo-out/,
-# then check it.
-demo: build
-	rm -rf demo-out
-	$(BIN) geotiff create-item fixtures/geotiff/*.tif --out demo-out
-	$(BIN) validate demo-out/items/*/*.tif
-ifneq ($(SCHEMAS),)
-	$(BIN) validate --schemas $(SCHEMAS) demo-out
-else
-	@echo "(STAC schema check skipped: set STACFORGE_SCHEMAS to a folder of the official schemas)"
-endif
-	@echo "catalog written to demo-out/collection.json"
+# The whole path through `stacforge run` on the bundled fixtures: GeoTIFFs
+# and a MODIS granule to COGs, a NetCDF series to a Zarr store and to
+# references, in one validated catalog under ./demo-out/ (scripts/demo.sh).
+demo: build interop
+	BIN=$(BIN) SCHEMAS=$(SCHEMAS) bash scripts/demo.sh
 
 lint: deps
 	$(CARGO) fmt --all -- --check
@@ -54,6 +47,7 @@ fixtures: interop
 	$(CARGO) run --locked -p stacforge-fixtures
 	.venv/bin/python fixtures/modis/generate.py
 	.venv/bin/python fixtures/imerg/generate.py
+	.venv/bin/python fixtures/netcdf/generate.py
 
 clean:
 	rm -rf demo-out

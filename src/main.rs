@@ -38,6 +38,8 @@ enum Command {
     Info(cmd::info::Args),
     /// NetCDF/HDF5 files to Zarr stores (combine along time, append) with datacube STAC.
     Netcdf(cmd::netcdf::Args),
+    /// Write a root catalog.json linking the collections in the folders under DIR.
+    Catalog(cmd::catalog::Args),
     /// Write a new package crate (raster or array) under packages/ and register it.
     ///
     /// Example: stacforge new-package grace-mascons --kind array
@@ -188,6 +190,7 @@ fn main() -> ExitCode {
                 Command::Info(args) => cmd::info::run(&args),
                 Command::Netcdf(args) => cmd::netcdf::run(&args),
                 Command::NewPackage(args) => cmd::new_package::run(&args),
+                Command::Catalog(args) => cmd::catalog::run(&args),
             },
             Err(e) => e.exit(),
         },

@@ -271,3 +271,46 @@ fn the_netcdf_fixtures_are_what_their_generator_writes() {
     let Some(venv) = interop_venv() else { return };
     assert_generator_reproduces(&venv, "netcdf/generate.py", &glob_files("netcdf", "nc"));
 }
+
+/// `make demo` (scripts/demo.sh) runs the whole path into one catalog that
+/// validates, and says where each output is and how to open it.
+#[test]
+fn the_demo_runs_into_one_valid_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo-out");
+    let mut demo = std::process::Command::new("bash");
+    demo.arg(root().join("scripts/demo.sh"))
+        .current_dir(root())
+        .env("BIN", bin())
+        .env("OUT", &out)
+        .env(
+            "SCHEMAS",
+            schemas()
+                .map(|s| s.display().to_string())
+                .unwrap_or_default(),
+        );
+    if let Some(venv) = interop_venv() {
+        demo.env("VENV", venv);
+    }
+    let ran = demo.output().unwrap();
+    assert!(ran.status.success(), "{}", text(&ran));
+    let said = text(&ran);
+    for words in [
+        "oisst.zarr",
+        "oisst.refs.json",
+        "xr.open_zarr",
+        "titiler",
+        "4 collections",
+    ] {
+        assert!(said.contains(words), "{words}: {said}");
+    }
+    let catalog = json(&out.join("catalog.json"));
+    let children = catalog["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "child")
+        .count();
+    assert_eq!(children, 4);
+    assert_schema_valid(&out.join("catalog.json"));
+}

@@ -1,5 +1,6 @@
 //! One module per verb.
 
+pub mod catalog;
 pub mod cogify;
 pub mod create;
 pub mod export;

@@ -314,3 +314,59 @@ fn the_demo_runs_into_one_valid_catalog() {
     assert_eq!(children, 4);
     assert_schema_valid(&out.join("catalog.json"));
 }
+
+/// `run` writes a cube straight to object storage: every file of the store
+/// reaches the bucket (s3s-fs on loopback) with the same bytes as a local
+/// run, and the item's metadata checksum holds there; `publish` of a local
+/// catalog with a store sends the same objects, and a second publish sends
+/// none.
+#[test]
+fn cubes_go_to_object_storage_whole() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let sources = glob_files("netcdf", "nc");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let ran = run("netcdf-zarr", &sources, &local, &["--item-id", "sst"]);
+    assert!(ran.status.success(), "{}", text(&ran));
+
+    let mut direct = server.stacforge(S3_SECRET_KEY);
+    direct.args(["run", "netcdf-zarr"]).args(&sources).args([
+        "--out",
+        "s3://bucket/direct",
+        "--item-id",
+        "sst",
+    ]);
+    let ran = direct.output().unwrap();
+    assert!(ran.status.success(), "{}", text(&ran));
+    let store = |root: &Path| tree(&root.join("items/sst/sst.zarr"));
+    let bucket = server.root.path().join("bucket");
+    assert_eq!(store(&bucket.join("direct")), store(&local));
+    let item = json(&bucket.join("direct/items/sst/sst.json"));
+    assert_eq!(
+        item["assets"]["zarr"]["file:checksum"],
+        multihash(&bucket.join("direct/items/sst/sst.zarr/zarr.json"))
+    );
+
+    for (attempt, sent) in [(1, true), (2, false)] {
+        let mut publish = server.stacforge(S3_SECRET_KEY);
+        publish.args([
+            "publish".to_string(),
+            local.display().to_string(),
+            "--to".into(),
+            "s3://bucket/published".into(),
+            "--json".into(),
+        ]);
+        let ran = publish.output().unwrap();
+        assert!(ran.status.success(), "publish {attempt}: {}", text(&ran));
+        let report: Value = serde_json::from_slice(&ran.stdout).unwrap();
+        let report = &report["files"];
+        assert_eq!(
+            report["created"].as_array().unwrap().is_empty(),
+            !sent,
+            "publish {attempt}: {report:#}"
+        );
+    }
+    assert_eq!(store(&bucket.join("published")), store(&local));
+}

@@ -256,31 +256,58 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
                         real.display()
                     )));
                 }
-                let size = std::fs::metadata(&real).map_err(io)?.len();
                 let said_size = asset.get("file:size").and_then(Value::as_u64);
                 let said_checksum = asset.get("file:checksum").and_then(Value::as_str);
-                if said_size.is_some_and(|s| s != size) {
-                    broken.entry(item_path.clone()).or_insert(format!(
-                        "asset {key} ({href}) has {size} bytes but the item says {}; the file changed after the item was written (re-create the item)",
-                        said_size.unwrap_or_default()
-                    ));
-                }
-                // The item's checksum stands for the file until it is sent:
-                // every file is hashed (and checked against it) right before
-                // it is uploaded, never for objects the destination has.
-                let checksum = match said_checksum {
-                    Some(c) => c.to_string(),
-                    None => {
-                        sha256_multihash(std::fs::File::open(&real).map_err(io)?).map_err(io)?
-                    }
+                // A directory asset (a Zarr store, a Parquet reference set)
+                // is every file in it, its metadata last; its file fields
+                // are those of its metadata document.
+                let (files, described) = if real.is_dir() {
+                    let document = stacforge_core::cube::metadata_document(&real).ok_or_else(|| {
+                        refuse(format!(
+                            "asset {key} of {item_path} ({href}) is a directory but neither a Zarr store nor a reference set"
+                        ))
+                    })?;
+                    let files: Vec<(String, PathBuf)> =
+                        crate::store::files_under(&real, &crate::is_metadata)?
+                            .into_iter()
+                            .map(|(k, f)| (format!("{path}/{k}"), f))
+                            .collect();
+                    (files, document)
+                } else {
+                    (vec![(path.clone(), real.clone())], real.clone())
                 };
-                assets.push(Object {
-                    path,
-                    body: Body::File(real),
-                    size,
-                    verify: said_checksum.map(|_| format!("asset {key} ({href}) of {item_path}")),
-                    checksum,
-                });
+                for (object_path, file) in files {
+                    let io = |source| Error::Io {
+                        path: file.clone(),
+                        source,
+                    };
+                    let size = std::fs::metadata(&file).map_err(io)?.len();
+                    let is_described = file == described;
+                    if is_described && said_size.is_some_and(|s| s != size) {
+                        broken.entry(item_path.clone()).or_insert(format!(
+                            "asset {key} ({href}) has {size} bytes but the item says {}; the file changed after the item was written (re-create the item)",
+                            said_size.unwrap_or_default()
+                        ));
+                    }
+                    // The item's checksum stands for the file until it is sent:
+                    // every file is hashed (and checked against it) right before
+                    // it is uploaded, never for objects the destination has.
+                    let checksum = match said_checksum.filter(|_| is_described) {
+                        Some(c) => c.to_string(),
+                        None => {
+                            sha256_multihash(std::fs::File::open(&file).map_err(io)?).map_err(io)?
+                        }
+                    };
+                    assets.push(Object {
+                        path: object_path,
+                        body: Body::File(file),
+                        size,
+                        verify: said_checksum
+                            .filter(|_| is_described)
+                            .map(|_| format!("asset {key} ({href}) of {item_path}")),
+                        checksum,
+                    });
+                }
             }
         }
         if let Some(public) = &options.public_url {

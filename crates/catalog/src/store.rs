@@ -431,7 +431,7 @@ pub fn is_metadata(key: &str) -> bool {
 /// Every file under `root` as (key relative to it, path): the others
 /// first, then those satisfying `last`, deepest first (the root's last).
 /// Hidden bookkeeping of stacforge (`.stacforge-…` locks) is left out.
-fn files_under(
+pub(crate) fn files_under(
     root: &std::path::Path,
     last: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, std::path::PathBuf)>> {

@@ -552,3 +552,39 @@ fn chunks_decoded_directly_equal_what_netcdf_c_reads() {
             .is_none()
     );
 }
+
+/// `char` variables keep their bytes: NSIDC's scalar `projection` (the grid
+/// mapping container) and a 2-D array of station names come back from the
+/// Zarr copy (v3 and v2) and the references as xarray reads them from the
+/// source (`S1`, the same bytes), not as an int32 0.
+#[test]
+fn char_variables_keep_their_bytes() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let seaice = data.join("netcdf/nc4/seaice_conc_daily_nh_20211231_f17_v04r00.nc");
+    let (t1, t2, _) = air_series(&data);
+    let (l1, l2) = (dir.path().join("air1.nc"), dir.path().join("air2.nc"));
+    make_bad_netcdf(&venv, "labels", &t1, &l1);
+    make_bad_netcdf(&venv, "labels", &t2, &l2);
+    for (src, sources, var) in [
+        (&seaice, vec![seaice.as_path()], "projection"),
+        (&l1, vec![l1.as_path(), l2.as_path()], "station_name"),
+    ] {
+        let mut outputs = Vec::new();
+        for version in ["3", "2"] {
+            let store = dir.path().join(format!("{var}-v{version}.zarr"));
+            let out = to_zarr(&sources, &store, &["--zarr-version", version]);
+            assert!(out.status.success(), "{}", text(&out));
+            outputs.push(store);
+        }
+        let refs = dir.path().join(format!("{var}.json"));
+        let out = netcdf("to-refs", &sources, &refs, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        outputs.push(refs);
+        let mut args = vec![src.display().to_string(), var.to_string()];
+        args.extend(outputs.iter().map(|p| p.display().to_string()));
+        assert_python_check(&venv, "vars_identical.py", &args);
+    }
+}

@@ -11,6 +11,9 @@ KIND:
   midnight      time units with an explicit " 00:00:00" (the same epoch)
   classic       the same file rewritten as NetCDF-3 classic (CDF-1)
   classic-fixed a NetCDF-3 classic file without a record dimension (SRC ignored)
+  labels        a char variable of station names added, `station_name(station,
+                name_strlen)`, as CF discrete-sampling files carry (not hostile:
+                bytes that must come back as they are)
 
 The variants are edited with netCDF4-python: the source files were written
 by HDF5 1.14, which Debian's HDF5 1.10 should not modify.
@@ -54,6 +57,16 @@ if kind == "classic":
     sys.exit(0)
 
 shutil.copyfile(src, dst)
+if kind == "labels":
+    with netCDF4.Dataset(dst, "a") as d:
+        d.createDimension("station", 3)
+        d.createDimension("name_strlen", 8)
+        v = d.createVariable("station_name", "S1", ("station", "name_strlen"))
+        v.long_name = "station name"
+        v.cf_role = "timeseries_id"
+        names = np.array(["Alert", "Eureka", "Nord"], dtype="S8")
+        v[:] = netCDF4.stringtochar(names)
+    sys.exit(0)
 with netCDF4.Dataset(dst, "a") as d:
     for name in ("lat", "lon", "time"):
         d[name].set_auto_maskandscale(False)

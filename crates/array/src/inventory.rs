@@ -66,6 +66,12 @@ impl Variable {
         number(self.attrs.get(name)?)
     }
 
+    /// Whether it is a NetCDF `char` variable (bytes: a grid-mapping
+    /// container, a string label).
+    pub fn is_char(&self) -> bool {
+        self.dtype.is_none() && self.other_type.as_deref() == Some("Char")
+    }
+
     /// Its type for messages: the NetCDF name (`float`, `short`, `char`).
     pub fn type_name(&self) -> String {
         match (self.dtype, &self.other_type) {

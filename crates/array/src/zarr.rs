@@ -118,6 +118,23 @@ pub struct ArraySpec {
     pub fill: Option<f64>,
     /// CF attributes (without `_FillValue`).
     pub attrs: Map<String, Value>,
+    /// A NetCDF `char` variable: stored as 1-byte strings (NumPy `S1`, Zarr
+    /// v3 `null_terminated_bytes` of length 1, as zarr-python writes them)
+    /// holding the source's bytes, in one uncompressed chunk ([`char_chunk_key`]);
+    /// `dtype` is then `UInt8`, for sizes only.
+    pub chars: bool,
+}
+
+/// The key of the one chunk of a `char` array (see [`ArraySpec::chars`]),
+/// relative to the array: `c/0/0` (v3; `c` for a scalar), `0.0` (v2; `0`).
+pub fn char_chunk_key(version: ZarrVersion, ndim: usize) -> String {
+    let zeros = vec!["0"; ndim];
+    match version {
+        ZarrVersion::V3 if ndim == 0 => "c".into(),
+        ZarrVersion::V3 => format!("c/{}", zeros.join("/")),
+        ZarrVersion::V2 if ndim == 0 => "0".into(),
+        ZarrVersion::V2 => zeros.join("."),
+    }
 }
 
 fn fill_json(value: f64, dtype: ElementType) -> Value {
@@ -138,6 +155,35 @@ impl ArraySpec {
     /// The array's metadata document: `zarr.json` (v3, attributes inside)
     /// or `.zarray` (v2).
     pub fn metadata(&self, version: ZarrVersion, compression: Compression) -> Value {
+        if self.chars {
+            return match version {
+                ZarrVersion::V3 => json!({
+                    "shape": self.shape,
+                    "data_type": {"name": "null_terminated_bytes", "configuration": {"length_bytes": 1}},
+                    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": self.chunks}},
+                    "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                    "fill_value": "",
+                    "codecs": [{"name": "bytes"}],
+                    "attributes": self.attrs,
+                    "dimension_names": self.dims,
+                    "zarr_format": 3,
+                    "node_type": "array",
+                    "storage_transformers": [],
+                }),
+                ZarrVersion::V2 => json!({
+                    "shape": self.shape,
+                    "chunks": self.chunks,
+                    "dtype": "|S1",
+                    // No fill: xarray would mask empty bytes as missing.
+                    "fill_value": null,
+                    "order": "C",
+                    "filters": null,
+                    "dimension_separator": ".",
+                    "compressor": null,
+                    "zarr_format": 2,
+                }),
+            };
+        }
         match version {
             ZarrVersion::V3 => {
                 let mut attrs = self.attrs.clone();
@@ -560,6 +606,7 @@ mod tests {
 
     fn spec(dtype: ElementType, fill: Option<f64>) -> ArraySpec {
         ArraySpec {
+            chars: false,
             name: "air".into(),
             dims: vec!["time".into(), "lat".into()],
             shape: vec![4, 25],

@@ -12,7 +12,10 @@ pub(super) fn spec(
     recipe: &Recipe,
     placeholder: bool,
 ) -> ArraySpec {
-    let dtype = if placeholder {
+    let chars = var.is_char();
+    let dtype = if chars {
+        ElementType::UInt8
+    } else if placeholder {
         ElementType::Int32
     } else {
         var.dtype.expect("numeric")
@@ -36,7 +39,10 @@ pub(super) fn spec(
     ArraySpec {
         name: var.name.clone(),
         dims: var.dims.clone(),
-        chunks: if var.dims.len() == 1 && Some(var.dims[0].as_str()) == concat {
+        chunks: if chars {
+            // Written whole, in one chunk.
+            shape.iter().map(|&n| n.max(1)).collect()
+        } else if var.dims.len() == 1 && Some(var.dims[0].as_str()) == concat {
             // A 1-D coordinate along the concatenation (time) is read whole
             // by every reader: one chunk as far as the planner goes, whatever
             // the data variables' chunking.
@@ -57,6 +63,7 @@ pub(super) fn spec(
         dtype,
         fill: if placeholder { None } else { var.fill },
         attrs,
+        chars,
     }
 }
 

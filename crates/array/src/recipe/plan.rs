@@ -186,8 +186,22 @@ pub(super) fn plan_headers(recipe: &Recipe) -> Result<Plan> {
             path: first.path.clone(),
         });
     }
-    let (selected, placeholders, mut warnings) = select(&first, &recipe.variables)?;
+    let (mut selected, placeholders, mut warnings) = select(&first, &recipe.variables)?;
     let concat = concat_dim.as_deref();
+    // Bytes along the concatenation dimension are not combined (yet).
+    selected.retain(|name| {
+        let var = first.var(name).expect("selected");
+        let along = var.dtype.is_none() && concat.is_some_and(|c| var.dims.iter().any(|d| d == c));
+        if along {
+            warnings.push(format!(
+                "{}: variable `{name}` left out: a {} variable along `{}` cannot be combined",
+                first.path.display(),
+                var.type_name(),
+                concat.unwrap_or_default()
+            ));
+        }
+        !along
+    });
     let grid = grid_values(&first, &first_reader, &selected, concat)?;
     check_coordinates_defined(&first, &grid)?;
     let mut placed: Vec<Placed> = Vec::new();
@@ -377,8 +391,10 @@ pub(super) fn default_concat_dim(inventory: &Inventory) -> Option<String> {
         .map(|d| d.name.clone())
 }
 
-/// The variables to write, the non-numeric scalars written as placeholders,
-/// and warnings for those left out.
+/// The variables to write, the non-numeric ones written whole from the
+/// first source (`char` variables with their bytes; other non-numeric
+/// scalars as placeholders carrying their attributes), and warnings for
+/// those left out.
 pub(super) fn select(
     inventory: &Inventory,
     wanted: &[String],
@@ -422,7 +438,7 @@ pub(super) fn select(
         let var = inventory.var(&name).expect("from the inventory");
         if var.dtype.is_some() {
             selected.push(name);
-        } else if var.dims.is_empty() {
+        } else if var.dims.is_empty() || var.is_char() {
             placeholders.push(name.clone());
             selected.push(name);
         } else {

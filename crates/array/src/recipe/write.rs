@@ -109,6 +109,40 @@ pub(super) fn write_array(
     existing: Option<(&Path, usize)>,
     progress: Progress,
 ) -> Result<u64> {
+    let first = &plan.sources[0];
+    if first
+        .inventory
+        .var(&stored.name)
+        .is_some_and(|v| v.is_char())
+    {
+        // Bytes, written whole from the first source into their one chunk.
+        if existing.is_some() {
+            return Ok(0);
+        }
+        let shape = stored.shape();
+        let ranges: Vec<Range<usize>> = shape.iter().map(|&n| 0..n as usize).collect();
+        let bytes = Reader::open(&first.inventory.path, plan.group.as_deref())?
+            .read(&stored.name, &ranges)?;
+        let version = if stored.meta.get("zarr_format") == Some(&serde_json::json!(2)) {
+            ZarrVersion::V2
+        } else {
+            ZarrVersion::V3
+        };
+        let chunk = root
+            .join(&stored.name)
+            .join(zarr::char_chunk_key(version, shape.len()));
+        if let Some(dir) = chunk.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&chunk, &bytes).map_err(|source| Error::Io {
+            path: chunk.clone(),
+            source,
+        })?;
+        return Ok(bytes.len() as u64);
+    }
     let array = zarr::open_array(root, stored)?;
     let store_err = |e: zarrs::array::ArrayError| Error::Store {
         store: root.to_path_buf(),
@@ -117,7 +151,6 @@ pub(super) fn write_array(
     let shape = stored.shape();
     let dims = stored.dims();
     let item = stored.dtype().map_or(4, ElementType::size);
-    let first = &plan.sources[0];
     let concat_at = plan
         .concat_dim
         .as_ref()

@@ -588,3 +588,40 @@ fn char_variables_keep_their_bytes() {
         assert_python_check(&venv, "vars_identical.py", &args);
     }
 }
+
+/// float32 packing (OISST: int16 with float32 `scale_factor`/`add_offset`):
+/// the store and the references keep the source's attribute values
+/// exactly, so xarray's values cast to float32 are bit-identical to its
+/// reading of the source, and `--decode` writes those float32 values
+/// themselves. JSON attributes carry no width, so xarray decodes packed
+/// Zarr (its own copy included) to float64; the check also proves that.
+#[test]
+fn float32_packing_survives_exactly() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = data.join("netcdf/nc4/oisst-avhrr-v02r01.20220913.nc");
+    let (store, refs, decoded) = (
+        dir.path().join("oisst.zarr"),
+        dir.path().join("oisst.json"),
+        dir.path().join("decoded.zarr"),
+    );
+    for (out, extra) in [(&store, vec![]), (&decoded, vec!["--decode"])] {
+        let run = to_zarr(&[&src], out, &extra);
+        assert!(run.status.success(), "{}", text(&run));
+    }
+    let run = netcdf("to-refs", &[&src], &refs, &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_python_check(
+        &venv,
+        "packed_float32.py",
+        &[
+            src.display().to_string(),
+            store.display().to_string(),
+            refs.display().to_string(),
+            decoded.display().to_string(),
+            "sst,anom,err,ice".into(),
+        ],
+    );
+}

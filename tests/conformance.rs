@@ -9,12 +9,7 @@ use stacforge_runner::conformance::assert_package_conforms;
 use std::path::PathBuf;
 
 fn files(dir: &str, ext: &str, take: usize) -> Vec<PathBuf> {
-    let mut all: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)))
-        .collect();
-    all.sort();
+    let mut all = fixture_files(dir, ext);
     all.truncate(take);
     all
 }

@@ -10,16 +10,6 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn glob_files(dir: &str, ext: &str) -> Vec<PathBuf> {
-    let mut all: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)))
-        .collect();
-    all.sort();
-    all
-}
-
 /// The fixtures each package is run over, and how many items it makes
 /// (`None`: at least one; a package `stacforge new-package` wrote runs
 /// over its own `packages/<id>/fixtures/`).
@@ -45,19 +35,22 @@ fn fixtures_of(id: &str) -> (Vec<PathBuf>, Option<usize>) {
 fn builtin_fixtures(id: &str) -> Option<(Vec<PathBuf>, usize)> {
     Some(match id {
         "geotiff" => {
-            let tifs = glob_files("geotiff", "tif");
+            let tifs = fixture_files("geotiff", "tif");
             let n = tifs.len();
             (tifs, n)
         }
-        "modis" => (glob_files("modis", "hdf").into_iter().take(2).collect(), 2),
+        "modis" => (
+            fixture_files("modis", "hdf").into_iter().take(2).collect(),
+            2,
+        ),
         "imerg" => {
-            let mut files = glob_files("imerg", "HDF5");
-            files.extend(glob_files("imerg", "nc4"));
+            let mut files = fixture_files("imerg", "HDF5");
+            files.extend(fixture_files("imerg", "nc4"));
             let n = files.len();
             (files, n)
         }
-        "netcdf" => (glob_files("netcdf", "nc"), 3),
-        "netcdf-zarr" | "netcdf-refs" => (glob_files("netcdf", "nc"), 1),
+        "netcdf" => (fixture_files("netcdf", "nc"), 3),
+        "netcdf-zarr" | "netcdf-refs" => (fixture_files("netcdf", "nc"), 1),
         _ => return None,
     })
 }
@@ -187,7 +180,7 @@ fn a_series_runs_into_one_cube_item_that_xarray_reads_back() {
 /// netcdf-zarr` does: same cube, same grid, same time, same metadata bytes.
 #[test]
 fn the_verbs_describe_what_they_write_as_run_does() {
-    let sources = glob_files("netcdf", "nc");
+    let sources = fixture_files("netcdf", "nc");
     let dir = tempfile::tempdir().unwrap();
     let via_run = dir.path().join("run");
     let ran = run("netcdf-zarr", &sources, &via_run, &["--item-id", "sst"]);
@@ -238,7 +231,7 @@ fn the_verbs_describe_what_they_write_as_run_does() {
 /// the others.
 #[test]
 fn a_bad_source_in_a_series_is_named_and_can_be_left_out() {
-    let mut sources = glob_files("netcdf", "nc");
+    let mut sources = fixture_files("netcdf", "nc");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("oisst-avhrr-v02r01.20220916.nc");
     truncate_copy(&sources[0], &bad, 0.5);
@@ -269,7 +262,7 @@ fn a_bad_source_in_a_series_is_named_and_can_be_left_out() {
 #[test]
 fn the_netcdf_fixtures_are_what_their_generator_writes() {
     let Some(venv) = interop_venv() else { return };
-    assert_generator_reproduces(&venv, "netcdf/generate.py", &glob_files("netcdf", "nc"));
+    assert_generator_reproduces(&venv, "netcdf/generate.py", &fixture_files("netcdf", "nc"));
 }
 
 /// `make demo` (scripts/demo.sh) runs the whole path into one catalog that
@@ -325,7 +318,7 @@ fn cubes_go_to_object_storage_whole() {
     let Some(server) = S3Server::start() else {
         return;
     };
-    let sources = glob_files("netcdf", "nc");
+    let sources = fixture_files("netcdf", "nc");
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
     let ran = run("netcdf-zarr", &sources, &local, &["--item-id", "sst"]);

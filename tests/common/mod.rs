@@ -55,6 +55,17 @@ pub fn fixtures() -> PathBuf {
     root().join("fixtures")
 }
 
+/// The files of `fixtures/<dir>` ending in `.<ext>` (any case), sorted.
+pub fn fixture_files(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)))
+        .collect();
+    all.sort();
+    all
+}
+
 /// The stacforge binary under test: this build's, or `STACFORGE_TEST_BIN`
 /// (to run a suite against another build, e.g. to see a test fail on the
 /// code before a fix).

@@ -31,7 +31,7 @@ impl Unit {
 /// (size, checksum), a work directory, and the run's settings.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// The source files, never empty.
+    /// The source files (never empty when the run loop prepares the job).
     pub sources: Vec<Source>,
     /// The id of the item to make.
     pub item_id: String,

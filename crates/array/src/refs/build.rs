@@ -88,37 +88,12 @@ pub(super) fn var_refs(
             && storage
                 .as_ref()
                 .is_none_or(|s| matches!(s.layout, Layout::Compact)));
-    if var.is_char() {
-        // Bytes (a grid-mapping container, labels): inlined as they are,
-        // as 1-byte strings (NumPy `S1`), which is how readers get them
+    let chars = var.is_char();
+    if inlined || chars {
+        // A char variable (a grid-mapping container, labels) is inlined as
+        // its bytes, as 1-byte strings (NumPy `S1`): how readers get it
         // from the file.
-        let ranges: Vec<std::ops::Range<usize>> = var.shape.iter().map(|&n| 0..n).collect();
-        let data = match preloaded {
-            Some(bytes) => bytes.to_vec(),
-            None => Reader::open(path, inventory.group.as_deref())?.read(name, &ranges)?,
-        };
-        let chunk_shape = shape.iter().map(|&n| n.max(1)).collect::<Vec<_>>();
-        let zarray = json!({
-            "shape": shape,
-            "chunks": chunk_shape,
-            "dtype": "|S1",
-            // No fill: xarray would mask empty bytes as missing.
-            "fill_value": null,
-            "order": "C",
-            "filters": null,
-            "compressor": null,
-            "zarr_format": 2,
-        });
-        let index = vec![0u64; shape.len()];
-        return Ok(VarRefs {
-            zarray,
-            zattrs,
-            chunks: vec![(index, inline(&data))],
-            chunk_shape,
-        });
-    }
-    if inlined {
-        let data = if placeholder {
+        let data = if placeholder && !chars {
             0i32.to_le_bytes().to_vec()
         } else if let Some(bytes) = preloaded {
             bytes.to_vec()
@@ -130,8 +105,9 @@ pub(super) fn var_refs(
         let zarray = json!({
             "shape": shape,
             "chunks": chunk_shape,
-            "dtype": dtype.v2_name(),
-            "fill_value": fill_json(if placeholder { None } else { var.fill }, dtype),
+            "dtype": if chars { "|S1" } else { dtype.v2_name() },
+            // No fill for bytes: xarray would mask empty ones as missing.
+            "fill_value": if chars { Value::Null } else { fill_json(if placeholder { None } else { var.fill }, dtype) },
             "order": "C",
             "filters": null,
             "compressor": null,

@@ -7,8 +7,9 @@
 //! otherwise): read its sources (a `.json` source is a STAC item whose data
 //! asset is converted), check its item id, convert it in a private work
 //! directory, describe it, make sure of its provenance (a `via` link to
-//! every source, unless the package linked the ones it used), and write the item after its assets. One bad unit never spoils
-//! the others: each gets its own [`UnitOutcome`]. The collection is
+//! every source, unless the package linked the ones it used), and write
+//! the item after its assets. One bad unit never spoils the others: each
+//! gets its own [`UnitOutcome`]. The collection is
 //! rewritten last from every item in the catalog, unless every unit failed
 //! (the catalog is then left as it was).
 //!

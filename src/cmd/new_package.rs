@@ -143,6 +143,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         ),
     )?;
     register(&registry, &cargo, id, &type_name, raster)?;
+    // The generated code as `cargo fmt --check` wants it.
+    let formatted = std::process::Command::new("rustfmt")
+        .args(["--edition", "2021"])
+        .arg(dir.join("src/lib.rs"))
+        .arg(dir.join("tests/package.rs"))
+        .arg(&registry)
+        .status();
+    if !formatted.is_ok_and(|s| s.success()) {
+        eprintln!("note: run `cargo fmt --all` to format the new package");
+    }
     // Cargo.lock learns of the new workspace member (no dependency changes).
     let locked = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
         .args(["update", "--workspace", "--offline", "--quiet"])

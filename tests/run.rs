@@ -363,3 +363,73 @@ fn cubes_go_to_object_storage_whole() {
     }
     assert_eq!(store(&bucket.join("published")), store(&local));
 }
+
+/// `stacforge new-package` writes a package crate and registers it (the
+/// whole flow, `make test` with the new package included, is run by hand
+/// in a clean checkout: see the closing note); here, on a copy of
+/// the two files it edits: the crate's files are there and formatted, the
+/// entry and the dependency are inserted at their markers, the fixtures it
+/// writes convert with the built-in packages, and a second call refuses to
+/// overwrite.
+#[test]
+fn new_package_writes_and_registers_a_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::copy(root().join("Cargo.toml"), repo.join("Cargo.toml")).unwrap();
+    std::fs::copy(root().join("src/registry.rs"), repo.join("src/registry.rs")).unwrap();
+    for (id, kind, fixture_ext, builtin) in [
+        ("demo-cube", "array", "nc", "netcdf-zarr"),
+        ("demo-scenes", "raster", "tif", "geotiff"),
+    ] {
+        let made = stacforge([
+            "new-package",
+            id,
+            "--kind",
+            kind,
+            "--repo",
+            &repo.display().to_string(),
+        ]);
+        assert!(made.status.success(), "{}", text(&made));
+        let package = repo.join("packages").join(id);
+        for file in ["Cargo.toml", "src/lib.rs", "data/collection.json", "tests/package.rs"] {
+            assert!(package.join(file).is_file(), "{id}: no {file}");
+        }
+        let check = std::process::Command::new("rustfmt")
+            .args(["--edition", "2021", "--check"])
+            .arg(package.join("src/lib.rs"))
+            .arg(package.join("tests/package.rs"))
+            .arg(repo.join("src/registry.rs"))
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{id}: not formatted: {}", text(&check));
+        let registry = std::fs::read_to_string(repo.join("src/registry.rs")).unwrap();
+        let marker = registry
+            .find("stacforge new-package registers packages above this line")
+            .unwrap();
+        assert!(registry[..marker].contains(&format!("id: \"{id}\"")), "{registry}");
+        let cargo = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+        assert!(cargo.contains(&format!("stacforge-{id} = {{ path = \"packages/{id}\" }}")));
+        let collection = json(&package.join("data/collection.json"));
+        assert_eq!(collection["id"], id);
+        let mut fixtures: Vec<PathBuf> = std::fs::read_dir(package.join("fixtures"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == fixture_ext))
+            .collect();
+        fixtures.sort();
+        assert_eq!(fixtures.len(), 2, "{id}");
+        let out = dir.path().join(format!("{id}-catalog"));
+        let ran = run(builtin, &fixtures, &out, &[]);
+        assert!(ran.status.success(), "{id} fixtures through {builtin}: {}", text(&ran));
+        let again = stacforge([
+            "new-package",
+            id,
+            "--kind",
+            kind,
+            "--repo",
+            &repo.display().to_string(),
+        ]);
+        assert_fails_saying(&again, 2, &["already exists"]);
+    }
+}

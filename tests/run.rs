@@ -392,7 +392,12 @@ fn new_package_writes_and_registers_a_package() {
         ]);
         assert!(made.status.success(), "{}", text(&made));
         let package = repo.join("packages").join(id);
-        for file in ["Cargo.toml", "src/lib.rs", "data/collection.json", "tests/package.rs"] {
+        for file in [
+            "Cargo.toml",
+            "src/lib.rs",
+            "data/collection.json",
+            "tests/package.rs",
+        ] {
             assert!(package.join(file).is_file(), "{id}: no {file}");
         }
         let check = std::process::Command::new("rustfmt")
@@ -402,12 +407,19 @@ fn new_package_writes_and_registers_a_package() {
             .arg(repo.join("src/registry.rs"))
             .output()
             .unwrap();
-        assert!(check.status.success(), "{id}: not formatted: {}", text(&check));
+        assert!(
+            check.status.success(),
+            "{id}: not formatted: {}",
+            text(&check)
+        );
         let registry = std::fs::read_to_string(repo.join("src/registry.rs")).unwrap();
         let marker = registry
             .find("stacforge new-package registers packages above this line")
             .unwrap();
-        assert!(registry[..marker].contains(&format!("id: \"{id}\"")), "{registry}");
+        assert!(
+            registry[..marker].contains(&format!("id: \"{id}\"")),
+            "{registry}"
+        );
         let cargo = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
         assert!(cargo.contains(&format!("stacforge-{id} = {{ path = \"packages/{id}\" }}")));
         let collection = json(&package.join("data/collection.json"));
@@ -421,7 +433,11 @@ fn new_package_writes_and_registers_a_package() {
         assert_eq!(fixtures.len(), 2, "{id}");
         let out = dir.path().join(format!("{id}-catalog"));
         let ran = run(builtin, &fixtures, &out, &[]);
-        assert!(ran.status.success(), "{id} fixtures through {builtin}: {}", text(&ran));
+        assert!(
+            ran.status.success(),
+            "{id} fixtures through {builtin}: {}",
+            text(&ran)
+        );
         let again = stacforge([
             "new-package",
             id,

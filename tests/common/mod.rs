@@ -376,10 +376,20 @@ impl StacApi {
             eprintln!("skipping: no STAC API installed (run scripts/install-system-deps.sh and scripts/install-test-servers.sh)");
             return None;
         }
+        // Two free ports, held together while both are picked: picked one
+        // after the other, the kernel may hand out the same port twice.
+        let (api_port, pg_port) = {
+            let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            (
+                a.local_addr().unwrap().port(),
+                b.local_addr().unwrap().port(),
+            )
+        };
         let api = StacApi {
             dir: tempfile::tempdir().unwrap(),
-            port: free_port(),
-            pg_port: free_port(),
+            port: api_port,
+            pg_port,
         };
         api.script(&[
             "start",

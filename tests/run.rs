@@ -382,14 +382,17 @@ fn new_package_writes_and_registers_a_package() {
         ("demo-cube", "array", "nc", "netcdf-zarr"),
         ("demo-scenes", "raster", "tif", "geotiff"),
     ] {
-        let made = stacforge([
-            "new-package",
-            id,
-            "--kind",
-            kind,
-            "--repo",
-            &repo.display().to_string(),
-        ]);
+        let new_package = || {
+            stacforge([
+                "new-package",
+                id,
+                "--kind",
+                kind,
+                "--repo",
+                &repo.display().to_string(),
+            ])
+        };
+        let made = new_package();
         assert!(made.status.success(), "{}", text(&made));
         let package = repo.join("packages").join(id);
         for file in [
@@ -438,14 +441,7 @@ fn new_package_writes_and_registers_a_package() {
             "{id} fixtures through {builtin}: {}",
             text(&ran)
         );
-        let again = stacforge([
-            "new-package",
-            id,
-            "--kind",
-            kind,
-            "--repo",
-            &repo.display().to_string(),
-        ]);
+        let again = new_package();
         assert_fails_saying(&again, 2, &["already exists"]);
     }
 }

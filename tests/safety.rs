@@ -28,6 +28,17 @@ fn venv_and_data() -> Option<(PathBuf, PathBuf)> {
 /// longitudes are reversed, whose latitudes are shifted by half a cell, or
 /// that has a NaN latitude is refused, naming both files, for Zarr stores
 /// and references alike; nothing changes.
+/// `stacforge publish CAT --to s3://bucket/cat` against the test server.
+fn publish_to_bucket(server: &S3Server, cat: &Path) -> std::process::Output {
+    server
+        .stacforge(S3_SECRET_KEY)
+        .args(["publish"])
+        .arg(cat)
+        .args(["--to", "s3://bucket/cat"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn d01_appends_check_the_grid_by_value() {
     let Some((venv, data)) = venv_and_data() else {
@@ -235,13 +246,7 @@ fn d04_publish_refuses_links_out_of_the_catalog_and_changed_assets() {
     assert!(names(&to).is_empty(), "nothing written: {:?}", names(&to));
     // The same to object storage: nothing reaches the bucket.
     if let Some(server) = S3Server::start() {
-        let run = server
-            .stacforge(S3_SECRET_KEY)
-            .args(["publish"])
-            .arg(&cat)
-            .args(["--to", "s3://bucket/cat"])
-            .output()
-            .unwrap();
+        let run = publish_to_bucket(&server, &cat);
         assert_eq!(run.status.code(), Some(2), "{}", text(&run));
         assert!(text(&run).contains("outside the catalog"), "{}", text(&run));
         assert!(names(&server.root.path().join("bucket")).is_empty());
@@ -362,13 +367,7 @@ fn d05_names_with_reserved_characters_keep_an_item_together() {
     assert_same_pixels(&published, &fixtures().join("geotiff/dem_utm33.tif"));
     // In object storage the keys are the names too (not percent-encoded).
     if let Some(server) = S3Server::start() {
-        let run = server
-            .stacforge(S3_SECRET_KEY)
-            .args(["publish"])
-            .arg(&cat)
-            .args(["--to", "s3://bucket/cat"])
-            .output()
-            .unwrap();
+        let run = publish_to_bucket(&server, &cat);
         assert!(run.status.success(), "{}", text(&run));
         let key = server
             .root

@@ -355,14 +355,6 @@ pub struct StacApi {
     pub pg_port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl StacApi {
     /// Starts the database and the API; `None` (with a message) when they
     /// are not installed, except under CI.

@@ -99,8 +99,8 @@ impl Artifact {
 
     /// An artifact that names files which need not exist, for tests of
     /// describing steps (which must not open them).
-    #[doc(hidden)]
-    pub fn for_test(key: &str, path: &str) -> Artifact {
+    #[cfg(test)]
+    pub(crate) fn for_test(key: &str, path: &str) -> Artifact {
         Artifact {
             key: key.to_string(),
             path: PathBuf::from(path),

@@ -230,9 +230,10 @@ pub fn cube_item(job: &Job, artifact: &Artifact) -> Result<Item> {
             props.end_datetime = Some(end);
         }
         None => {
-            return Err(Error::MissingDatetime {
-                href: artifact.path.display().to_string(),
-            })
+            // Named by its first source: the artifact is still in staging.
+            let href = (profile.sources.first())
+                .map_or_else(|| artifact.path.display().to_string(), |s| s.href.clone());
+            return Err(Error::MissingDatetime { href });
         }
     }
     let to_map = |entries: Vec<(String, Value)>| Value::Object(entries.into_iter().collect());

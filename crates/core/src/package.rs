@@ -54,8 +54,8 @@ impl Job {
 
     /// A job naming a source that need not exist, for tests of describing
     /// steps (which must not open it).
-    #[doc(hidden)]
-    pub fn for_test(item_id: &str, source: &str) -> Job {
+    #[cfg(test)]
+    pub(crate) fn for_test(item_id: &str, source: &str) -> Job {
         Job {
             sources: vec![Source::recorded(source, 1, "1220")],
             item_id: item_id.to_string(),

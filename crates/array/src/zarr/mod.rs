@@ -157,35 +157,8 @@ impl ArraySpec {
     /// The array's metadata document: `zarr.json` (v3, attributes inside)
     /// or `.zarray` (v2).
     pub fn metadata(&self, version: ZarrVersion, compression: Compression) -> Value {
-        if self.chars {
-            return match version {
-                ZarrVersion::V3 => json!({
-                    "shape": self.shape,
-                    "data_type": {"name": "null_terminated_bytes", "configuration": {"length_bytes": 1}},
-                    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": self.chunks}},
-                    "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                    "fill_value": "",
-                    "codecs": [{"name": "bytes"}],
-                    "attributes": self.attrs,
-                    "dimension_names": self.dims,
-                    "zarr_format": 3,
-                    "node_type": "array",
-                    "storage_transformers": [],
-                }),
-                ZarrVersion::V2 => json!({
-                    "shape": self.shape,
-                    "chunks": self.chunks,
-                    "dtype": "|S1",
-                    // No fill: xarray would mask empty bytes as missing.
-                    "fill_value": null,
-                    "order": "C",
-                    "filters": null,
-                    "dimension_separator": ".",
-                    "compressor": null,
-                    "zarr_format": 2,
-                }),
-            };
-        }
+        // A char array: 1-byte strings, raw bytes, no compression, and no
+        // fill (xarray would mask empty bytes as missing).
         match version {
             ZarrVersion::V3 => {
                 let mut attrs = self.attrs.clone();
@@ -201,15 +174,28 @@ impl ArraySpec {
                     };
                     attrs.insert("_FillValue".into(), encoded);
                 }
-                let mut codecs =
-                    vec![json!({"name": "bytes", "configuration": {"endian": "little"}})];
-                codecs.extend(compression.v3_codecs());
+                let (data_type, fill_value, codecs) = if self.chars {
+                    (
+                        json!({"name": "null_terminated_bytes", "configuration": {"length_bytes": 1}}),
+                        json!(""),
+                        vec![json!({"name": "bytes"})],
+                    )
+                } else {
+                    let mut codecs =
+                        vec![json!({"name": "bytes", "configuration": {"endian": "little"}})];
+                    codecs.extend(compression.v3_codecs());
+                    (
+                        json!(self.dtype.v3_name()),
+                        fill_json(self.fill.unwrap_or(0.0), self.dtype),
+                        codecs,
+                    )
+                };
                 json!({
                     "shape": self.shape,
-                    "data_type": self.dtype.v3_name(),
+                    "data_type": data_type,
                     "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": self.chunks}},
                     "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                    "fill_value": fill_json(self.fill.unwrap_or(0.0), self.dtype),
+                    "fill_value": fill_value,
                     "codecs": codecs,
                     "attributes": attrs,
                     "dimension_names": self.dims,
@@ -218,17 +204,28 @@ impl ArraySpec {
                     "storage_transformers": [],
                 })
             }
-            ZarrVersion::V2 => json!({
-                "shape": self.shape,
-                "chunks": self.chunks,
-                "dtype": self.dtype.v2_name(),
-                "fill_value": self.fill.map_or(Value::Null, |f| fill_json(f, self.dtype)),
-                "order": "C",
-                "filters": null,
-                "dimension_separator": ".",
-                "compressor": compression.v2_compressor(),
-                "zarr_format": 2,
-            }),
+            ZarrVersion::V2 => {
+                let (dtype, fill_value, compressor) = if self.chars {
+                    ("|S1", Value::Null, Value::Null)
+                } else {
+                    (
+                        self.dtype.v2_name(),
+                        self.fill.map_or(Value::Null, |f| fill_json(f, self.dtype)),
+                        compression.v2_compressor(),
+                    )
+                };
+                json!({
+                    "shape": self.shape,
+                    "chunks": self.chunks,
+                    "dtype": dtype,
+                    "fill_value": fill_value,
+                    "order": "C",
+                    "filters": null,
+                    "dimension_separator": ".",
+                    "compressor": compressor,
+                    "zarr_format": 2,
+                })
+            }
         }
     }
 

@@ -8,9 +8,7 @@
 //!
 //! Links are relative, so the catalog can be moved or copied as a whole.
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
-use stac::{Bbox, Collection, Item, Link};
+use stac::{Collection, Item, Link};
 
 /// The collection document at the catalog root.
 pub const COLLECTION: &str = "collection.json";
@@ -35,56 +33,16 @@ pub fn link_item(item: &mut Item, collection_id: &str) {
     item.collection = Some(collection_id.to_string());
 }
 
-/// What the collection needs to know of an item: read from the item's JSON
-/// without the full model, so any valid STAC 1.1 item (including `"nan"`
-/// nodata values, which rustac's model cannot hold yet) can be summarised.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ItemSummary {
-    /// The item id.
-    pub id: String,
-    /// `[west, south, east, north]`, when the item has a bbox.
-    pub bbox: Option<[f64; 4]>,
-    /// Earliest time covered.
-    pub start: Option<DateTime<Utc>>,
-    /// Latest time covered.
-    pub end: Option<DateTime<Utc>>,
-}
-
-impl ItemSummary {
-    /// Reads the summary from an item's JSON; `None` if it has no string id.
-    pub fn from_json(item: &Value) -> Option<ItemSummary> {
-        let id = item.get("id")?.as_str()?.to_string();
-        let bbox = item.get("bbox").and_then(Value::as_array).and_then(|b| {
-            let n: Vec<f64> = b.iter().filter_map(Value::as_f64).collect();
-            match n.len() {
-                4 => Some([n[0], n[1], n[2], n[3]]),
-                6 => Some([n[0], n[1], n[3], n[4]]),
-                _ => None,
-            }
-        });
-        let time = |key: &str| {
-            item.pointer(&format!("/properties/{key}"))
-                .and_then(Value::as_str)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-        };
-        Some(ItemSummary {
-            id,
-            bbox,
-            start: time("start_datetime").or_else(|| time("datetime")),
-            end: time("end_datetime").or_else(|| time("datetime")),
-        })
-    }
-}
+pub use crate::summary::ItemSummary;
 
 /// Replaces a collection's structural links with its root link and one
 /// relative link per item (sorted by id, so output is deterministic).
-pub fn link_collection(collection: &mut Collection, items: &[ItemSummary]) {
+pub fn link_collection<'a>(collection: &mut Collection, ids: impl IntoIterator<Item = &'a str>) {
     collection.links.retain(|l| !l.is_structural());
     collection
         .links
         .insert(0, Link::root(format!("./{COLLECTION}")).json());
-    let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let mut ids: Vec<&str> = ids.into_iter().collect();
     ids.sort_unstable();
     for id in ids {
         collection.links.push(
@@ -99,48 +57,17 @@ pub fn link_collection(collection: &mut Collection, items: &[ItemSummary]) {
 
 /// Sets the collection's spatial and temporal extents to cover the items.
 pub fn set_extent(collection: &mut Collection, items: &[ItemSummary]) {
-    let mut bbox: Option<[f64; 4]> = None;
-    let mut crosses = false;
+    let mut aggregate = crate::summary::Aggregate::default();
     for item in items {
-        if let Some(b) = item.bbox {
-            crosses |= b[0] > b[2];
-            bbox = Some(match bbox {
-                None => b,
-                Some(a) => [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ],
-            });
-        }
+        aggregate.add(item);
     }
-    if let Some(mut b) = bbox {
-        if crosses {
-            // An item crosses the antimeridian: the union spans all longitudes.
-            b[0] = -180.0;
-            b[2] = 180.0;
-        }
-        collection.extent.spatial.bbox = vec![Bbox::TwoDimensional(b)];
-    }
-    let mut start: Option<DateTime<Utc>> = None;
-    let mut end: Option<DateTime<Utc>> = None;
-    for item in items {
-        if let Some(t) = item.start {
-            start = Some(start.map_or(t, |s| s.min(t)));
-        }
-        if let Some(t) = item.end {
-            end = Some(end.map_or(t, |e| e.max(t)));
-        }
-    }
-    if start.is_some() || end.is_some() {
-        collection.extent.temporal.interval = vec![[start, end]];
-    }
+    aggregate.apply_extent(collection);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stac::Bbox;
 
     fn item(id: &str, bbox: [f64; 4], t: &str) -> ItemSummary {
         let mut item = Item::new(id);
@@ -157,7 +84,7 @@ mod tests {
         ];
         let mut c = Collection::new("c", "d");
         set_extent(&mut c, &items);
-        link_collection(&mut c, &items);
+        link_collection(&mut c, items.iter().map(|i| i.id.as_str()));
         assert_eq!(
             c.extent.spatial.bbox,
             vec![Bbox::TwoDimensional([-5.0, 0.0, 1.0, 3.0])]

@@ -24,6 +24,7 @@ pub mod location;
 pub mod publish;
 pub mod source;
 mod store;
+pub mod summary;
 pub use store::is_metadata;
 pub mod validate;
 

@@ -1,11 +1,12 @@
 use crate::{
     layout,
     layout::ItemSummary,
+    summary::Aggregate,
     location::{Location, StoreOptions},
     Error, Result,
 };
 use futures::TryStreamExt;
-use object_store::{buffered::BufWriter, path::Path as ObjectPath, ObjectStoreExt, PutPayload};
+use object_store::{buffered::BufWriter, ObjectStoreExt, PutPayload};
 use stac::{Collection, Item};
 use stacforge_core::{package::validate_id, Artifact};
 use tokio::io::AsyncWriteExt;
@@ -274,19 +275,6 @@ impl Catalog {
         self.put_bytes(path, bytes)
     }
 
-    fn get_json<T: serde::de::DeserializeOwned>(&self, path: &ObjectPath) -> Result<T> {
-        let relative = self.location.relative(path);
-        let err = self.store_err(&relative);
-        let bytes = self
-            .runtime
-            .block_on(async { self.location.store.get(path).await?.bytes().await });
-        let bytes = bytes.map_err(err)?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-            location: format!("{}/{relative}", self.location.url),
-            source,
-        })
-    }
-
     /// Takes the lock of the local catalog in `dir` (`.stacforge-lock`).
     pub(crate) fn lock(&self, dir: &std::path::Path) -> Result<stacforge_core::fs::Lock> {
         let path = dir.join(".stacforge-lock");
@@ -322,96 +310,152 @@ impl Catalog {
         Ok(item)
     }
 
-    /// A summary of every item in the catalog (`items/<id>/<id>.json`),
-    /// sorted by id.
-    pub fn items(&self) -> Result<Vec<ItemSummary>> {
+    /// Every item document in the catalog (`items/<id>/<id>.json`) as
+    /// (id, size in bytes), sorted by id.
+    pub fn item_documents(&self) -> Result<Vec<(String, u64)>> {
+        let mut documents = Vec::new();
         if let Some(dir) = &self.location.local_dir {
-            return self.local_items(&dir.join("items"));
-        }
-        let prefix = self.location.path("items");
-        let listed: Vec<_> = self
-            .runtime
-            .block_on(
-                self.location
-                    .store
-                    .list(Some(&prefix))
-                    .try_collect::<Vec<_>>(),
-            )
-            .map_err(self.store_err("items"))?;
-        let mut items = Vec::new();
-        for meta in listed {
-            let relative = self.location.relative(&meta.location);
-            let parts: Vec<_> = relative.split('/').collect();
-            let is_item =
-                parts.len() == 3 && parts[0] == "items" && parts[2] == format!("{}.json", parts[1]);
-            if is_item {
-                let value: serde_json::Value = self.get_json(&meta.location)?;
-                let summary = ItemSummary::from_json(&value).ok_or_else(|| Error::Location {
-                    location: format!("{}/{relative}", self.location.url),
-                    reason: "not a STAC item (no string id)".to_string(),
-                })?;
-                items.push(summary);
+            let items_dir = dir.join("items");
+            let io = |path: &std::path::Path| {
+                let path = path.to_path_buf();
+                move |source| Error::Io {
+                    path: path.clone(),
+                    source,
+                }
+            };
+            let entries = match std::fs::read_dir(&items_dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(documents),
+                Err(source) => {
+                    return Err(Error::Io {
+                        path: items_dir,
+                        source,
+                    })
+                }
+            };
+            for entry in entries {
+                let entry = entry.map_err(io(&items_dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                match std::fs::metadata(entry.path().join(format!("{name}.json"))) {
+                    Ok(meta) if meta.is_file() => documents.push((name, meta.len())),
+                    _ => {}
+                }
+            }
+        } else {
+            for (relative, size) in self.list("items/")? {
+                let parts: Vec<_> = relative.split('/').collect();
+                if parts.len() == 3 && parts[0] == "items" && parts[2] == format!("{}.json", parts[1])
+                {
+                    documents.push((parts[1].to_string(), size));
+                }
             }
         }
-        items.sort_by(|a, b| a.id.cmp(&b.id));
+        documents.sort();
+        Ok(documents)
+    }
+
+    /// Every object under `prefix` (relative to the catalog) as (relative
+    /// path, size), sorted by path. Hidden temporary files are left out.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let mut found = Vec::new();
+        if let Some(dir) = &self.location.local_dir {
+            let root = dir.join(prefix.trim_end_matches('/'));
+            if root.is_dir() {
+                for (key, path) in files_under(&root, &|_| false)? {
+                    let size = std::fs::metadata(&path)
+                        .map_err(|source| Error::Io {
+                            path: path.clone(),
+                            source,
+                        })?
+                        .len();
+                    let relative = format!("{}/{key}", prefix.trim_end_matches('/'));
+                    found.push((relative, size));
+                }
+            }
+        } else {
+            let full = self.location.path(prefix.trim_end_matches('/'));
+            let listed: Vec<_> = self
+                .runtime
+                .block_on(self.location.store.list(Some(&full)).try_collect::<Vec<_>>())
+                .map_err(self.store_err(prefix))?;
+            for meta in listed {
+                found.push((self.location.relative(&meta.location), meta.size));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The bytes at `path` (relative to the catalog), or `None` when there
+    /// is no such object.
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        self.get_bytes(path)
+    }
+
+    /// Writes `bytes` at `path` (relative to the catalog) atomically.
+    pub fn write(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        self.put_bytes(path, bytes)
+    }
+
+    /// A summary of every item in the catalog, sorted by id.
+    pub fn items(&self) -> Result<Vec<ItemSummary>> {
+        let mut items = Vec::new();
+        for (id, _) in self.item_documents()? {
+            items.push(self.item_summary(&id)?);
+        }
         Ok(items)
     }
 
-    /// The items of a local catalog (`items/<id>/<id>.json`), by name.
-    fn local_items(&self, items_dir: &std::path::Path) -> Result<Vec<ItemSummary>> {
-        let io = |path: &std::path::Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io {
-                path: path.clone(),
+    /// Reads one item's document and summarises it.
+    fn item_summary(&self, id: &str) -> Result<ItemSummary> {
+        let path = layout::item_path(id);
+        let location = format!("{}/{path}", self.location.url);
+        let bytes = self.get_bytes(&path)?.ok_or_else(|| Error::Location {
+            location: location.clone(),
+            reason: "the item disappeared while the collection was written".to_string(),
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+                location: location.clone(),
                 source,
-            }
-        };
-        let mut items = Vec::new();
-        let entries = match std::fs::read_dir(items_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(items),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: items_dir.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        for entry in entries {
-            let entry = entry.map_err(io(items_dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let doc = entry.path().join(format!("{name}.json"));
-            if name.starts_with('.') || !doc.is_file() {
-                continue;
-            }
-            let bytes = std::fs::read(&doc).map_err(io(&doc))?;
-            let value: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-                    location: doc.display().to_string(),
-                    source,
-                })?;
-            let summary = ItemSummary::from_json(&value).ok_or_else(|| Error::Location {
-                location: doc.display().to_string(),
-                reason: "not a STAC item (no string id)".to_string(),
             })?;
-            items.push(summary);
-        }
-        items.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(items)
+        ItemSummary::from_json(&value).ok_or_else(|| Error::Location {
+            location,
+            reason: "not a STAC item (no string id)".to_string(),
+        })
     }
 
-    /// Writes `collection.json` with extents and item links computed from
-    /// every item now in the catalog; returns what was written. A local
-    /// catalog is locked meanwhile, so two runs writing into one catalog
-    /// never lose each other's items.
-    pub fn write_collection(&self, mut collection: Collection) -> Result<Collection> {
+    /// Writes `collection.json` with extents, summaries, item assets and
+    /// item links computed from every item now in the catalog; returns what
+    /// was written. A local catalog is locked meanwhile, so two runs
+    /// writing into one catalog never lose each other's items.
+    pub fn write_collection(&self, collection: Collection) -> Result<Collection> {
+        self.write_collection_with(collection, &|_, _| None)
+    }
+
+    /// [`Catalog::write_collection`], taking an item's summary from `known`
+    /// (given its id and its document's size) where it has one, and reading
+    /// the item document otherwise; the items are folded in one at a time.
+    pub fn write_collection_with(
+        &self,
+        mut collection: Collection,
+        known: &dyn Fn(&str, u64) -> Option<ItemSummary>,
+    ) -> Result<Collection> {
         let _lock = match &self.location.local_dir {
             Some(dir) => Some(self.lock(dir)?),
             None => None,
         };
-        let items = self.items()?;
-        layout::set_extent(&mut collection, &items);
-        layout::link_collection(&mut collection, &items);
+        let mut aggregate = Aggregate::default();
+        for (id, size) in self.item_documents()? {
+            match known(&id, size) {
+                Some(summary) if summary.id == id => aggregate.add(&summary),
+                _ => aggregate.add(&self.item_summary(&id)?),
+            }
+        }
+        aggregate.apply(&mut collection);
         self.put_json(layout::COLLECTION, &collection)?;
         Ok(collection)
     }

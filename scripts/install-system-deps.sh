@@ -13,6 +13,8 @@ packages=(
   time
   # publishing tests: the STAC API's database
   postgresql-15 postgresql-15-postgis-3
+  # scale-out tests: a single-node Slurm cluster (scripts/slurm.sh)
+  slurm-wlm munge
 )
 
 missing=()

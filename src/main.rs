@@ -6,7 +6,9 @@
 mod array_options;
 mod cmd;
 mod options;
+mod progress;
 mod registry;
+mod sources;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,7 +39,11 @@ enum Command {
     /// Show what stacforge sees in a raster.
     Info(cmd::info::Args),
     /// NetCDF/HDF5 files to Zarr stores (combine along time, append) with datacube STAC.
-    Netcdf(cmd::netcdf::Args),
+    Netcdf(Box<cmd::netcdf::Args>),
+    /// After the shards of a run: write the collection and the run report from them.
+    ///
+    /// Example: stacforge finalize --out s3://bucket/catalog
+    Finalize(cmd::finalize::Args),
     /// Write a root catalog.json linking the collections in the folders under DIR.
     Catalog(cmd::catalog::Args),
     /// Write a new package crate (raster or array) under packages/ and register it.
@@ -49,26 +55,12 @@ enum Command {
 /// An error and its causes on one line, skipping causes whose text the
 /// message already contains (object_store and GDAL errors embed their sources).
 pub fn describe(err: &anyhow::Error) -> String {
-    join_causes(err.chain())
+    stacforge_runner::describe_error(err.as_ref())
 }
 
 /// [`describe`] for any error.
 pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
-    join_causes(std::iter::successors(Some(err), |e| e.source()))
-}
-
-fn join_causes<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
-    let mut text = String::new();
-    for cause in chain {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause);
-        }
-    }
-    text
+    stacforge_runner::describe_error(err)
 }
 
 /// The exit code of a command that failed outright: 1 when an input is
@@ -191,6 +183,7 @@ fn main() -> ExitCode {
                 Command::Netcdf(args) => cmd::netcdf::run(&args),
                 Command::NewPackage(args) => cmd::new_package::run(&args),
                 Command::Catalog(args) => cmd::catalog::run(&args),
+                Command::Finalize(args) => cmd::finalize::run(&args),
             },
             Err(e) => e.exit(),
         },

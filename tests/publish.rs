@@ -8,10 +8,16 @@ use object_store::{aws::AmazonS3Builder, path::Path as ObjectPath, ObjectStore, 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The catalog's files, without the run's bookkeeping (ledger, report),
+/// which is not published.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name == ".stacforge" || name == "run-report.json" {
+            continue;
+        }
         if path.is_dir() {
             out.extend(files(&path));
         } else {

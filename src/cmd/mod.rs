@@ -3,7 +3,9 @@
 pub mod catalog;
 pub mod cogify;
 pub mod create;
+pub mod dry_run;
 pub mod export;
+pub mod finalize;
 pub mod info;
 pub mod list;
 pub mod netcdf;

@@ -123,18 +123,7 @@ struct ToZarrArgs {
 pub fn expand(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for s in sources {
-        if s.contains(['*', '?', '[']) && !Path::new(s).exists() {
-            let matched: Vec<PathBuf> = glob::glob(s)
-                .with_context(|| format!("bad pattern `{s}`"))?
-                .filter_map(Result::ok)
-                .collect();
-            if matched.is_empty() {
-                anyhow::bail!("no file matches `{s}`");
-            }
-            paths.extend(matched);
-        } else {
-            paths.push(PathBuf::from(s));
-        }
+        paths.extend(crate::sources::expand(s)?);
     }
     Ok(paths)
 }
@@ -144,7 +133,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         Verb::ToZarr(a) => to_zarr(a),
         Verb::ToRefs(a) => to_refs(a),
         Verb::VerifyRefs(a) => verify_refs(a),
-        Verb::ToCog(a) => create_items_with(Box::new(a.slices.package()?), &a.items),
+        Verb::ToCog(a) => create_items_with(
+            Box::new(a.slices.package()?),
+            &a.items,
+            &format!("{:?}", a.slices),
+        ),
     }
 }
 

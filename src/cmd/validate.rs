@@ -39,9 +39,10 @@ fn collect(path: &Path, out: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
         for entry in entries {
             let entry = entry?;
             // Hidden entries are stacforge's own bookkeeping
-            // (`.stacforge/`) or temporary files; linked directories are
+            // (`.stacforge/`, the run report) or temporary files; linked directories are
             // not walked (a link loop would never end).
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let hidden = name.starts_with('.') || name == stacforge_runner::REPORT;
             let linked_dir = entry.file_type()?.is_symlink() && entry.path().is_dir();
             // Zarr stores and reference sets are assets, checked through
             // their items; their JSON is not STAC.

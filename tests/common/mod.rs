@@ -609,8 +609,20 @@ pub fn assert_generator_reproduces(venv: &Path, script: &str, committed: &[PathB
     }
 }
 
+/// The JSON events a `--json` run printed, one a line; the last is its summary.
+pub fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|_| panic!("not a JSON event: {l}\n{}", text(out)))
+        })
+        .collect()
+}
+
 /// Every file under `dir`, relative, with its bytes (sorted; empty when
-/// `dir` does not exist).
+/// `dir` does not exist), without the run's bookkeeping (`.stacforge/`,
+/// `run-report.json`).
 pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
     if !dir.exists() {
@@ -620,6 +632,11 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
+            // The run's bookkeeping (ledger, reports) is not output.
+            let name = p.file_name().unwrap().to_string_lossy();
+            if name == ".stacforge" || name == "run-report.json" {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
             } else {
@@ -672,4 +689,73 @@ pub fn assert_fails_saying(run: &Output, code: i32, words: &[&str]) {
     for w in words {
         assert!(said.contains(w), "expected {w:?} in: {said}");
     }
+}
+
+/// A single-node Slurm cluster started by `scripts/slurm.sh` in a scratch
+/// folder; stopped when dropped. `None` (with a message) where Slurm is
+/// not installed or cannot start (not root), except under CI.
+pub struct Slurm {
+    dir: PathBuf,
+    conf: PathBuf,
+}
+
+impl Slurm {
+    pub fn start(dir: &Path) -> Option<Slurm> {
+        let root_user = unsafe_free_is_root();
+        let installed = ["sbatch", "slurmctld", "slurmd", "munged"]
+            .iter()
+            .all(|tool| {
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+        if !installed || !root_user {
+            assert!(
+                !in_ci(),
+                "CI must run the Slurm test: install slurm-wlm and munge (scripts/install-system-deps.sh) and run as root"
+            );
+            eprintln!("skipping: Slurm needs slurm-wlm and munge installed and root (scripts/install-system-deps.sh)");
+            return None;
+        }
+        let started = Command::new("bash")
+            .arg(root().join("scripts/slurm.sh"))
+            .arg("start")
+            .arg(dir)
+            .output()
+            .unwrap();
+        if !started.status.success() {
+            assert!(!in_ci(), "Slurm did not start: {}", text(&started));
+            eprintln!("skipping: Slurm did not start: {}", text(&started));
+            return None;
+        }
+        Some(Slurm {
+            dir: dir.to_path_buf(),
+            conf: dir.join("slurm.conf"),
+        })
+    }
+
+    /// A Slurm client command (`sbatch`, `squeue`, …) for this cluster.
+    pub fn command(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.env("SLURM_CONF", &self.conf);
+        cmd
+    }
+}
+
+impl Drop for Slurm {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(root().join("scripts/slurm.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+fn unsafe_free_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

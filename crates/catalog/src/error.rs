@@ -86,3 +86,34 @@ pub enum Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Whether trying again may succeed: a network or service failure of
+    /// the object store (after its own retries), or an interrupted or
+    /// timed-out local operation. A missing object, a refusal or bad
+    /// content is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Store { source, .. } => matches!(source, object_store::Error::Generic { .. }),
+            Error::Io { source, .. } => transient_io(source),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error is one a retry can cure (timeouts, interruptions,
+/// dropped connections), not a missing or unreadable file.
+pub fn transient_io(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        TimedOut
+            | Interrupted
+            | WouldBlock
+            | ConnectionReset
+            | ConnectionAborted
+            | ConnectionRefused
+            | NotConnected
+            | BrokenPipe
+    )
+}

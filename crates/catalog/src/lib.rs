@@ -28,5 +28,5 @@ pub mod summary;
 pub use store::is_metadata;
 pub mod validate;
 
-pub use error::{Error, Result};
-pub use store::Catalog;
+pub use error::{transient_io, Error, Result};
+pub use store::{Catalog, Object};

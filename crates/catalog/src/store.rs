@@ -1,8 +1,8 @@
 use crate::{
     layout,
     layout::ItemSummary,
-    summary::Aggregate,
     location::{Location, StoreOptions},
+    summary::Aggregate,
     Error, Result,
 };
 use futures::TryStreamExt;
@@ -246,8 +246,9 @@ impl Catalog {
         }
     }
 
-    /// The size of the object at `path`, or `None` when there is none.
-    pub(crate) fn size(&self, path: &str) -> Result<Option<u64>> {
+    /// The size of the object at `path` (relative to the catalog), or
+    /// `None` when there is none.
+    pub fn size(&self, path: &str) -> Result<Option<u64>> {
         if let Some(dir) = &self.location.local_dir {
             let file = dir.join(path);
             return match std::fs::metadata(&file) {
@@ -347,7 +348,9 @@ impl Catalog {
         } else {
             for (relative, size) in self.list("items/")? {
                 let parts: Vec<_> = relative.split('/').collect();
-                if parts.len() == 3 && parts[0] == "items" && parts[2] == format!("{}.json", parts[1])
+                if parts.len() == 3
+                    && parts[0] == "items"
+                    && parts[2] == format!("{}.json", parts[1])
                 {
                     documents.push((parts[1].to_string(), size));
                 }
@@ -360,9 +363,24 @@ impl Catalog {
     /// Every object under `prefix` (relative to the catalog) as (relative
     /// path, size), sorted by path. Hidden temporary files are left out.
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .objects(prefix)?
+            .into_iter()
+            .map(|o| (o.path, o.size))
+            .collect())
+    }
+
+    /// Every object under `prefix` (relative to the catalog), sorted by
+    /// path, with its size and ETag (an object store's; none locally).
+    pub fn objects(&self, prefix: &str) -> Result<Vec<Object>> {
         let mut found = Vec::new();
+        let prefix = prefix.trim_matches('/');
+        let join = |key: &str| match prefix {
+            "" => key.to_string(),
+            p => format!("{p}/{key}"),
+        };
         if let Some(dir) = &self.location.local_dir {
-            let root = dir.join(prefix.trim_end_matches('/'));
+            let root = dir.join(prefix);
             if root.is_dir() {
                 for (key, path) in files_under(&root, &|_| false)? {
                     let size = std::fs::metadata(&path)
@@ -371,22 +389,67 @@ impl Catalog {
                             source,
                         })?
                         .len();
-                    let relative = format!("{}/{key}", prefix.trim_end_matches('/'));
-                    found.push((relative, size));
+                    found.push(Object {
+                        path: join(&key),
+                        size,
+                        etag: None,
+                    });
                 }
             }
         } else {
-            let full = self.location.path(prefix.trim_end_matches('/'));
+            let full = self.location.path(prefix);
             let listed: Vec<_> = self
                 .runtime
-                .block_on(self.location.store.list(Some(&full)).try_collect::<Vec<_>>())
+                .block_on(
+                    self.location
+                        .store
+                        .list(Some(&full))
+                        .try_collect::<Vec<_>>(),
+                )
                 .map_err(self.store_err(prefix))?;
             for meta in listed {
-                found.push((self.location.relative(&meta.location), meta.size));
+                found.push(Object {
+                    path: self.location.relative(&meta.location),
+                    size: meta.size,
+                    etag: meta.e_tag,
+                });
             }
         }
-        found.sort();
+        found.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(found)
+    }
+
+    /// Downloads the object at `path` (relative to the catalog) to the
+    /// local file `to`, streaming it into a hidden name renamed into place.
+    pub fn download(&self, path: &str, to: &std::path::Path) -> Result<()> {
+        let io = |source| Error::Io {
+            path: to.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let tmp = stacforge_core::fs::hidden_sibling(to, "stacforge-tmp", "");
+        let guard = stacforge_core::fs::Cleanup::new(tmp.clone());
+        let full = self.location.path(path);
+        let err = self.store_err(path);
+        self.runtime.block_on(async {
+            let mut stream = self
+                .location
+                .store
+                .get(&full)
+                .await
+                .map_err(&err)?
+                .into_stream();
+            let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+            while let Some(chunk) = stream.try_next().await.map_err(&err)? {
+                file.write_all(&chunk).await.map_err(io)?;
+            }
+            file.sync_all().await.map_err(io)
+        })?;
+        std::fs::rename(&tmp, to).map_err(io)?;
+        drop(guard);
+        Ok(())
     }
 
     /// The bytes at `path` (relative to the catalog), or `None` when there
@@ -459,6 +522,17 @@ impl Catalog {
         self.put_json(layout::COLLECTION, &collection)?;
         Ok(collection)
     }
+}
+
+/// An object found by [`Catalog::objects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Its path relative to the catalog.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, from an object store.
+    pub etag: Option<String>,
 }
 
 /// Whether a file of a store is one of its metadata documents (Zarr v2

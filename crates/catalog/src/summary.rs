@@ -30,7 +30,12 @@ const SKIPPED: &[&str] = &[
     "updated",
     "title",
     "description",
+    "processing:lineage",
+    "proj:wkt2",
 ];
+
+/// Strings longer than this are text, not categories.
+const MAX_CATEGORY_LEN: usize = 200;
 
 /// Numeric properties summarised as sets of values, not ranges.
 const CATEGORICAL_NUMBERS: &[&str] = &["gsd"];
@@ -81,7 +86,7 @@ impl ItemSummary {
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&chrono::Utc))
         };
-        let properties = item
+        let mut properties: Map<String, Value> = item
             .get("properties")
             .and_then(Value::as_object)
             .map(|p| {
@@ -91,6 +96,36 @@ impl ItemSummary {
                     .collect()
             })
             .unwrap_or_default();
+        // Fields the assets carry (`proj:code` on a COG, say), when the
+        // item's properties do not: the assets' common value, or the set
+        // of their strings.
+        let mut from_assets: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for asset in item
+            .get("assets")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|a| a.values())
+        {
+            for (key, value) in asset.as_object().into_iter().flatten() {
+                let own = ASSET_FIELDS.contains(&key.as_str())
+                    || key == "href"
+                    || key.starts_with("file:")
+                    || SKIPPED.contains(&key.as_str());
+                if !own && summarisable(value) && !properties.contains_key(key) {
+                    let values = from_assets.entry(key.clone()).or_default();
+                    if !values.contains(value) {
+                        values.push(value.clone());
+                    }
+                }
+            }
+        }
+        for (key, mut values) in from_assets {
+            if values.len() == 1 {
+                properties.insert(key, values.remove(0));
+            } else if values.iter().all(Value::is_string) {
+                properties.insert(key, Value::Array(values));
+            }
+        }
         let assets = item
             .get("assets")
             .and_then(Value::as_object)
@@ -120,8 +155,14 @@ impl ItemSummary {
 
 fn summarisable(value: &Value) -> bool {
     match value {
-        Value::Number(_) | Value::String(_) | Value::Bool(_) => true,
-        Value::Array(values) => !values.is_empty() && values.iter().all(Value::is_string),
+        Value::Number(_) | Value::Bool(_) => true,
+        Value::String(text) => text.len() <= MAX_CATEGORY_LEN,
+        Value::Array(values) => {
+            !values.is_empty()
+                && values
+                    .iter()
+                    .all(|v| v.as_str().is_some_and(|t| t.len() <= MAX_CATEGORY_LEN))
+        }
         _ => false,
     }
 }
@@ -279,7 +320,9 @@ fn fold(summary: &mut PropertySummary, value: &Value) {
                 other => vec![other],
             };
             for item in items {
-                values.entry(item.to_string()).or_insert_with(|| item.clone());
+                values
+                    .entry(item.to_string())
+                    .or_insert_with(|| item.clone());
             }
             if values.len() > MAX_SET {
                 *summary = PropertySummary::Dropped;
@@ -308,7 +351,7 @@ mod tests {
         props.insert("datetime".into(), json!(t));
         ItemSummary::from_json(&json!({
             "id": id, "bbox": bbox, "properties": props,
-            "assets": {"data": {"href": format!("./{id}.tif"), "type": "image/tiff", "roles": ["data"], "title": id}},
+            "assets": {"data": {"href": format!("./{id}.tif"), "type": "image/tiff", "roles": ["data"], "title": id, "proj:code": "EPSG:3413", "file:size": 1}},
         }))
         .unwrap()
     }
@@ -341,6 +384,7 @@ mod tests {
         assert_eq!(s["instruments"], json!(["modis"]));
         assert_eq!(s["eo:cloud_cover"], json!({"minimum": 3, "maximum": 12.5}));
         assert!(!s.contains_key("proj:shape") && !s.contains_key("datetime"));
+        assert!(!s.contains_key("file:size"));
         let data = &c.item_assets["data"];
         assert_eq!(data.r#type.as_deref(), Some("image/tiff"));
         assert_eq!(data.title, None, "titles differ between items");

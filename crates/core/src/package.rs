@@ -99,6 +99,17 @@ pub trait Package: Send + Sync {
         Ok(sources.iter().map(|s| Unit::of_file(s)).collect())
     }
 
+    /// Whether the unit's sources can be converted, as far as can be told
+    /// without converting them (for a dry run): by default each must be a
+    /// readable, non-empty file. A package that can open a source's header
+    /// cheaply checks more.
+    fn check(&self, sources: &[PathBuf]) -> Result<()> {
+        for source in sources {
+            check_readable(source)?;
+        }
+        Ok(())
+    }
+
     /// Converts the job's sources into artifacts inside its work directory.
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>>;
 
@@ -112,6 +123,27 @@ pub trait Package: Send + Sync {
     /// files: everything it needs is in the artifacts' profiles.
     /// Asset hrefs are relative to the item's own directory.
     fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item>;
+}
+
+/// Whether `path` is a non-empty file that can be opened for reading.
+pub fn check_readable(path: &Path) -> Result<()> {
+    let io = |source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(crate::Error::IsADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.len() == 0 {
+        return Err(crate::Error::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::File::open(path).map_err(io)?;
+    Ok(())
 }
 
 /// Parses a package's static collection metadata (its JSON data file).

@@ -20,8 +20,29 @@ pub struct Source {
     pub modified: Option<DateTime<Utc>>,
 }
 
+/// The note beside a local copy of a remote object saying where it came
+/// from: `.<name>.stacforge-origin`, holding the URL, the size and the
+/// ETag on three lines.
+pub fn origin_note(copy: &Path) -> PathBuf {
+    let name = copy
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    copy.with_file_name(format!(".{name}.stacforge-origin"))
+}
+
+/// The URL a local copy of `size` bytes was fetched from, if it is one
+/// (its [`origin_note`] exists and records that size).
+pub fn origin(copy: &Path, size: u64) -> Option<String> {
+    let note = std::fs::read_to_string(origin_note(copy)).ok()?;
+    let mut lines = note.lines();
+    let url = lines.next()?.to_string();
+    (lines.next()?.parse::<u64>().ok()? == size).then_some(url)
+}
+
 impl Source {
-    /// Reads the file's size, modification time and checksum.
+    /// Reads the file's size, modification time and checksum. A local copy
+    /// of a remote object ([`origin`]) is recorded by its URL.
     ///
     /// A directory or an empty file is refused here, before any format
     /// library sees it.
@@ -45,11 +66,14 @@ impl Source {
         let absolute = std::fs::canonicalize(path).map_err(io)?;
         let file = std::fs::File::open(path).map_err(io)?;
         let checksum = sha256_multihash(file).map_err(io)?;
-        Ok(Source {
-            href: format!(
+        let href = origin(&absolute, meta.len()).unwrap_or_else(|| {
+            format!(
                 "file://{}",
                 crate::href::encode(&absolute.display().to_string())
-            ),
+            )
+        });
+        Ok(Source {
+            href,
             path: absolute,
             size: meta.len(),
             checksum,

@@ -78,12 +78,20 @@ pub fn check_package(
             jobs: Some(1),
             ..RunOptions::new(package.id())
         };
-        match run(package, sources, &catalog, &options, &|_, _, _| {}) {
-            Ok(report) => {
-                for failed in report.failed() {
-                    if let Err(e) = &failed.result {
-                        fail(Check::Runs, format!("{}: {}", failed.label(), chain(e)));
-                    }
+        let failed = std::sync::Mutex::new(Vec::new());
+        let record = |_: &crate::Tally, outcome: &crate::UnitOutcome| {
+            if let Err(e) = &outcome.result {
+                failed.lock().expect("not poisoned").push(format!(
+                    "{}: {}",
+                    outcome.label(),
+                    chain(e)
+                ));
+            }
+        };
+        match run(package, sources, &catalog, &options, &record) {
+            Ok(_) => {
+                for reason in failed.into_inner().expect("not poisoned") {
+                    fail(Check::Runs, reason);
                 }
             }
             Err(e) => fail(Check::Runs, chain(&e)),

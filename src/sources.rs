@@ -1,0 +1,167 @@
+//! Where a run's sources come from: arguments and glob patterns, a list
+//! file (`--sources-from`), and object-store prefixes (`s3://bucket/dir/`),
+//! whose objects are fetched once into a local cache checked by size and
+//! ETag.
+
+use anyhow::Context;
+use stacforge_catalog::{location::StoreOptions, Catalog};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+/// The source options every run has.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
+    /// Sources: files, glob patterns (quoted, expanded by stacforge) or
+    /// object-store prefixes (s3://bucket/dir/, gs://, az://; every object
+    /// under it, see --match). The package groups them into items: one item
+    /// per source for scenes and granules, one for a whole series combined
+    /// into a cube. A `.json` source is a STAC item: its data asset is
+    /// converted and the new item links back with `derived_from`.
+    #[arg(value_name = "SRC")]
+    pub sources: Vec<String>,
+    /// Read more sources from FILE, one path, pattern or URL a line (`-`:
+    /// standard input); blank lines and lines starting with # are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub sources_from: Option<PathBuf>,
+    /// Of the objects under an object-store prefix, only those whose name
+    /// matches this glob pattern, e.g. '*.tif' or 'MOD10A1.*.hdf'.
+    #[arg(long = "match", value_name = "PATTERN")]
+    pub matching: Option<String>,
+    /// Where objects from object storage are copied before they are
+    /// converted (reused while their size and ETag are unchanged).
+    /// Default: $XDG_CACHE_HOME/stacforge/sources or ~/.cache/stacforge/sources.
+    #[arg(long, value_name = "DIR", env = "STACFORGE_CACHE")]
+    pub cache: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// Whether any source is given.
+    pub fn given(&self) -> bool {
+        !self.sources.is_empty() || self.sources_from.is_some()
+    }
+
+    /// Every source as a local path, in the order given.
+    pub fn gather(&self, store: &StoreOptions) -> anyhow::Result<Vec<PathBuf>> {
+        let mut listed = self.sources.clone();
+        if let Some(file) = &self.sources_from {
+            listed.extend(read_list(file)?);
+        }
+        let pattern = self
+            .matching
+            .as_deref()
+            .map(glob::Pattern::new)
+            .transpose()
+            .context("bad --match pattern")?;
+        let mut paths = Vec::new();
+        for source in &listed {
+            if is_remote(source) {
+                paths.extend(self.fetch_prefix(source, pattern.as_ref(), store)?);
+            } else {
+                paths.extend(expand(source)?);
+            }
+        }
+        Ok(paths)
+    }
+
+    /// Copies every object under `url` (whose name matches `pattern`) into
+    /// the cache, unless an unchanged copy is there; returns the copies.
+    fn fetch_prefix(
+        &self,
+        url: &str,
+        pattern: Option<&glob::Pattern>,
+        store: &StoreOptions,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let catalog = Catalog::open_with(url, store)?;
+        let cache = self.cache.clone().unwrap_or_else(default_cache);
+        let (scheme, rest) = url.split_once("://").expect("a remote URL");
+        let base = cache.join(scheme).join(rest.trim_end_matches('/'));
+        let objects: Vec<_> = catalog
+            .objects("")?
+            .into_iter()
+            .filter(|o| {
+                let name = o.path.rsplit('/').next().unwrap_or(&o.path);
+                !name.starts_with('.') && pattern.is_none_or(|p| p.matches(name))
+            })
+            .collect();
+        if objects.is_empty() {
+            anyhow::bail!(
+                "{url}: no object{} under this prefix",
+                pattern
+                    .map(|p| format!(" matching {p}"))
+                    .unwrap_or_default()
+            );
+        }
+        let mut copies = Vec::new();
+        for object in objects {
+            let copy = base.join(&object.path);
+            let origin = format!("{}/{}", catalog.location(), object.path);
+            let note = stacforge_core::source::origin_note(&copy);
+            let expected = format!(
+                "{origin}\n{}\n{}\n",
+                object.size,
+                object.etag.as_deref().unwrap_or("")
+            );
+            let fresh = std::fs::read_to_string(&note).is_ok_and(|n| n == expected)
+                && std::fs::metadata(&copy).is_ok_and(|m| m.len() == object.size);
+            if !fresh {
+                catalog
+                    .download(&object.path, &copy)
+                    .with_context(|| format!("fetching {origin}"))?;
+                stacforge_core::fs::write_atomic(&note, expected.as_bytes())
+                    .with_context(|| format!("{}: writing", note.display()))?;
+            }
+            copies.push(copy);
+        }
+        Ok(copies)
+    }
+}
+
+/// Whether a source names an object store location (`file://` is local).
+fn is_remote(source: &str) -> bool {
+    source.contains("://") && !source.starts_with("file://")
+}
+
+fn default_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("stacforge/sources")
+}
+
+/// The lines of a source list (`-`: standard input).
+fn read_list(file: &Path) -> anyhow::Result<Vec<String>> {
+    let reader: Box<dyn BufRead> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let opened = std::fs::File::open(file)
+            .with_context(|| format!("{}: cannot read the source list", file.display()))?;
+        Box::new(std::io::BufReader::new(opened))
+    };
+    let mut lines = Vec::new();
+    for line in reader.lines() {
+        let line = line.with_context(|| format!("{}: reading", file.display()))?;
+        let line = line.trim();
+        if !line.is_empty() && !line.starts_with('#') {
+            lines.push(line.to_string());
+        }
+    }
+    Ok(lines)
+}
+
+/// A source as paths: a glob pattern expanded (an existing file whose name
+/// holds pattern characters is kept as it is), a `file://` URL as its path.
+pub fn expand(source: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let source = source.strip_prefix("file://").unwrap_or(source);
+    if source.contains(['*', '?', '[']) && !Path::new(source).exists() {
+        let matched: Vec<PathBuf> = glob::glob(source)
+            .with_context(|| format!("bad pattern `{source}`"))?
+            .filter_map(Result::ok)
+            .collect();
+        if matched.is_empty() {
+            anyhow::bail!("no file matches `{source}`");
+        }
+        return Ok(matched);
+    }
+    Ok(vec![PathBuf::from(source)])
+}

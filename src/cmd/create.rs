@@ -201,8 +201,7 @@ fn collection_id(package: &dyn Package, id: &Option<String>) -> anyhow::Result<S
 
 fn write_collection(package: &dyn Package, catalog: &Catalog, id: String) -> anyhow::Result<usize> {
     let collection = package.collection_for(&id)?;
-    let written = catalog.write_collection(collection)?;
-    Ok(written.links.iter().filter(|l| l.is_item()).count())
+    Ok(catalog.write_collection(collection)?)
 }
 
 fn create_collection(package: &dyn Package, args: &CollectionArgs) -> anyhow::Result<Outcome> {

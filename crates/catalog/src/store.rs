@@ -492,10 +492,10 @@ impl Catalog {
     }
 
     /// Writes `collection.json` with extents, summaries, item assets and
-    /// item links computed from every item now in the catalog; returns what
-    /// was written. A local catalog is locked meanwhile, so two runs
-    /// writing into one catalog never lose each other's items.
-    pub fn write_collection(&self, collection: Collection) -> Result<Collection> {
+    /// item links computed from every item now in the catalog; returns how
+    /// many items it lists. A local catalog is locked meanwhile, so two
+    /// runs writing into one catalog never lose each other's items.
+    pub fn write_collection(&self, collection: Collection) -> Result<usize> {
         self.write_collection_with(collection, &|_, _| None)
     }
 
@@ -506,7 +506,7 @@ impl Catalog {
         &self,
         mut collection: Collection,
         known: &dyn Fn(&str, u64) -> Option<ItemSummary>,
-    ) -> Result<Collection> {
+    ) -> Result<usize> {
         let _lock = match &self.location.local_dir {
             Some(dir) => Some(self.lock(dir)?),
             None => None,
@@ -518,9 +518,14 @@ impl Catalog {
                 _ => aggregate.add(&self.item_summary(&id)?),
             }
         }
-        aggregate.apply(&mut collection);
-        self.put_json(layout::COLLECTION, &collection)?;
-        Ok(collection)
+        let ids = aggregate.apply(&mut collection);
+        let bytes =
+            layout::collection_document(&collection, &ids).map_err(|source| Error::Json {
+                location: format!("{}/{}", self.location.url, layout::COLLECTION),
+                source,
+            })?;
+        self.put_bytes(layout::COLLECTION, bytes)?;
+        Ok(ids.len())
     }
 }
 
@@ -614,7 +619,10 @@ mod tests {
             sha256_multihash(std::fs::File::open(&published).unwrap()).unwrap(),
             artifact.checksum
         );
-        let c = catalog.write_collection(Collection::new("c", "d")).unwrap();
+        assert_eq!(catalog.write_collection(Collection::new("c", "d")).unwrap(), 1);
+        let c: Collection =
+            serde_json::from_slice(&std::fs::read(dir.path().join("collection.json")).unwrap())
+                .unwrap();
         assert_eq!(c.links.last().unwrap().href, "./items/x/x.json");
         assert_eq!(catalog.items().unwrap().len(), 1);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("items/x"))

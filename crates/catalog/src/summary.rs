@@ -260,10 +260,11 @@ impl Aggregate {
         }
     }
 
-    /// Sets the collection's extents, summaries, item assets and item
-    /// links (sorted by id). Summaries and item assets the package's static
-    /// metadata already gives are kept as they are.
-    pub fn apply(mut self, collection: &mut Collection) {
+    /// Sets the collection's extents, summaries and item assets, and
+    /// returns the item ids, sorted, for its links
+    /// ([`crate::layout::collection_document`]). Summaries and item assets
+    /// the package's static metadata already gives are kept as they are.
+    pub fn apply(mut self, collection: &mut Collection) -> Vec<String> {
         self.apply_extent(collection);
         let mut summaries = collection.summaries.take().unwrap_or_default();
         for (key, summary) in std::mem::take(&mut self.properties) {
@@ -300,7 +301,7 @@ impl Aggregate {
             }
         }
         self.ids.sort_unstable();
-        crate::layout::link_collection(collection, self.ids.iter().map(String::as_str));
+        self.ids
     }
 }
 
@@ -372,7 +373,8 @@ mod tests {
             json!({"proj:code": "EPSG:4326", "gsd": 10, "platform": "aqua", "instruments": ["modis"], "eo:cloud_cover": 3}),
         ));
         let mut c = Collection::new("c", "d");
-        aggregate.apply(&mut c);
+        let ids = aggregate.apply(&mut c);
+        assert_eq!(ids, ["a", "b"]);
         assert_eq!(
             c.extent.spatial.bbox,
             vec![stac::Bbox::TwoDimensional([-5.0, 0.0, 1.0, 3.0])]
@@ -388,11 +390,6 @@ mod tests {
         let data = &c.item_assets["data"];
         assert_eq!(data.r#type.as_deref(), Some("image/tiff"));
         assert_eq!(data.title, None, "titles differ between items");
-        let hrefs: Vec<&str> = c.links.iter().map(|l| l.href.as_str()).collect();
-        assert_eq!(
-            hrefs,
-            ["./collection.json", "./items/a/a.json", "./items/b/b.json"]
-        );
     }
 
     #[test]

@@ -478,14 +478,13 @@ pub fn write_collection(
     collection_id: &str,
 ) -> Result<usize, Error> {
     let collection = package.collection_for(collection_id)?;
-    let written = catalog.write_collection_with(collection, &|id, size| {
+    Ok(catalog.write_collection_with(collection, &|id, size| {
         ledger::read(catalog, id)
             .ok()
             .flatten()
             .filter(|e| e.item_size == size)
             .map(|e| e.summary)
-    })?;
-    Ok(written.links.iter().filter(|l| l.is_item()).count())
+    })?)
 }
 
 /// After the shards of a run have all ended: gathers their reports into
@@ -610,16 +609,16 @@ pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
 /// Units whose item id an earlier unit of the batch already takes:
 /// index → (id, the earlier unit's first source). The first keeps the id.
 fn duplicate_ids(units: &[Unit], ids: &[String]) -> HashMap<usize, (String, PathBuf)> {
-    let mut first_by_id: HashMap<&str, PathBuf> = HashMap::new();
+    let mut first_by_id: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
     let mut duplicates = HashMap::new();
-    for (i, (unit, id)) in units.iter().zip(ids).enumerate() {
-        let first = unit.sources.first().cloned().unwrap_or_default();
+    for (i, id) in ids.iter().enumerate() {
         match first_by_id.get(id.as_str()) {
-            Some(earlier) => {
-                duplicates.insert(i, (id.clone(), earlier.clone()));
+            Some(&earlier) => {
+                let first = units[earlier].sources.first().cloned().unwrap_or_default();
+                duplicates.insert(i, (id.clone(), first));
             }
             None => {
-                first_by_id.insert(id, first);
+                first_by_id.insert(id, i);
             }
         }
     }

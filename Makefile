@@ -34,6 +34,7 @@ lint: deps
 test: interop servers lint
 	bash scripts/test-summary.sh $(CARGO) test --workspace --locked
 	STACFORGE_BENCH_BIN=$(BIN) bench/run --quick
+	STACFORGE_BENCH_BIN=$(BIN) bench/run --scale --quick
 
 # The benchmark suite against the peer tools (see README, Benchmarks).
 bench: deps

@@ -84,7 +84,35 @@ def stactools_items(out: str, sources: list[str]) -> None:
             json.dump(item.to_dict(), f)
 
 
+def _cog_and_item(job: tuple[str, str]) -> None:
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+    from rio_stac import create_stac_item
+
+    src, out = job
+    stem = Path(src).stem
+    folder = Path(out) / stem
+    folder.mkdir(parents=True, exist_ok=True)
+    cog = folder / f"{stem}.tif"
+    cog_translate(src, str(cog), cog_profiles.get("deflate"), quiet=True)
+    item = create_stac_item(str(cog), with_proj=True, asset_name="data", asset_roles=["data"])
+    with open(folder / f"{stem}.json", "w") as f:
+        json.dump(item.to_dict(), f)
+
+
+def cogeo_stac_pool(out: str, sources: list[str]) -> None:
+    """What users glue together for a collection: rio-cogeo's cog_translate and rio-stac's
+    create_stac_item per file, in a multiprocessing pool of PEER_WORKERS processes."""
+    import multiprocessing
+    import os
+
+    workers = int(os.environ.get("PEER_WORKERS", "1"))
+    with multiprocessing.Pool(workers) as pool:
+        pool.map(_cog_and_item, [(s, out) for s in sources], chunksize=8)
+
+
 TASKS = {
+    "cogeo-stac-pool": cogeo_stac_pool,
     "xarray-zarr": xarray_zarr,
     "kerchunk": kerchunk_refs,
     "virtualizarr": virtualizarr_refs,

@@ -568,16 +568,11 @@ fn three_shards_on_s3_then_finalize_equal_one_process() {
                 .unwrap()
         })
         .collect();
-    let mut assigned = 0;
     for (k, shard) in shards.into_iter().enumerate() {
         let done = shard.wait_with_output().unwrap();
         assert!(done.status.success(), "shard {k}: {}", text(&done));
-        let report = json(&bucket.join(format!("sharded/.stacforge/reports/shard-{k}-of-3.json")));
-        let n = report["units"]["assigned"].as_u64().unwrap();
-        assert!(n > 0, "shard {k} has units: {report:#}");
-        assigned += n;
     }
-    assert_eq!(assigned, 30, "every unit in exactly one shard");
+    assert_shards_cover(&bucket.join("sharded"), 3, 30);
     assert!(
         !bucket.join("sharded/collection.json").exists(),
         "shards leave the collection to finalize"
@@ -603,8 +598,9 @@ fn three_shards_on_s3_then_finalize_equal_one_process() {
     assert_eq!(via["href"], "s3://bucket/sources/scene-0000.tif");
 }
 
-/// Done when 3, on a real batch engine: the same run as a 3-task Slurm job
-/// array (`--shard auto`), then `finalize`, equals one process.
+/// Done when 3, on a real batch engine: docs/examples/stacforge-array.sbatch
+/// submitted as a 3-task Slurm job array (`--shard auto`), then `finalize`,
+/// equals one process.
 #[test]
 fn a_slurm_job_array_then_finalize_equals_one_process() {
     let work = tempfile::tempdir().unwrap();
@@ -614,32 +610,27 @@ fn a_slurm_job_array_then_finalize_equals_one_process() {
     let (_, list) = generate_sources(&work.path().join("in"), 24);
     let single = work.path().join("single");
     let sharded = work.path().join("sharded");
-    let line = |out: &Path| {
-        format!(
-            "{} run geotiff --sources-from {} --out {} --datetime {WHEN} -j 1",
-            bin().display(),
-            list.display(),
-            out.display()
-        )
-    };
-    let one = Command::new("sh")
-        .arg("-c")
-        .arg(line(&single))
-        .output()
-        .unwrap();
+    let one = run(&[
+        "run",
+        "geotiff",
+        "--sources-from",
+        &list.display().to_string(),
+        "--out",
+        &single.display().to_string(),
+        "--datetime",
+        WHEN,
+    ]);
     assert!(one.status.success(), "{}", text(&one));
-    let script = work.path().join("job.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nexec {} --shard auto\n", line(&sharded)),
-    )
-    .unwrap();
     let logs = work.path().join("task-%a.log");
     let submitted = slurm
         .command("sbatch")
         .args(["--array=0-2", "--wait", "--output"])
         .arg(&logs)
-        .arg(&script)
+        .arg(root().join("docs/examples/stacforge-array.sbatch"))
+        .env("STACFORGE", bin())
+        .env("SOURCES", &list)
+        .env("OUT", &sharded)
+        .env("EXTRA", format!("--datetime {WHEN}"))
         .output()
         .unwrap();
     let task_logs: String = (0..3)
@@ -652,16 +643,104 @@ fn a_slurm_job_array_then_finalize_equals_one_process() {
         "{}\n{task_logs}",
         text(&submitted)
     );
-    let mut assigned = 0;
-    for k in 0..3 {
-        let report = sharded.join(format!(".stacforge/reports/shard-{k}-of-3.json"));
-        assert!(report.exists(), "task {k} ran as shard {k}/3: {task_logs}");
-        let n = json(&report)["units"]["assigned"].as_u64().unwrap();
-        assert!(n > 0, "shard {k} has units");
-        assigned += n;
-    }
-    assert_eq!(assigned, 24, "every unit in exactly one task");
+    assert_shards_cover(&sharded, 3, 24);
     let done = stacforge(["finalize".as_ref(), "--out".as_ref(), sharded.as_os_str()]);
     assert!(done.status.success(), "{}", text(&done));
     assert_same_catalog(&single, &sharded);
+}
+
+/// Each of the `n` shards' reports is there, every shard had units, and
+/// together they had all `units`.
+fn assert_shards_cover(out: &Path, n: usize, units: u64) {
+    let mut assigned = 0;
+    for k in 0..n {
+        let report = out.join(format!(".stacforge/reports/shard-{k}-of-{n}.json"));
+        assert!(report.exists(), "shard {k}/{n} ran");
+        let count = json(&report)["units"]["assigned"].as_u64().unwrap();
+        assert!(count > 0, "shard {k} has units");
+        assigned += count;
+    }
+    assert_eq!(assigned, units, "every unit in exactly one shard");
+}
+
+/// docs/examples' Kubernetes Indexed Job and AWS Batch array job, where no
+/// such engine runs: their container command, with its catalog and source
+/// list made local, run once per index as the engine would (the index in
+/// the engine's variable), then `finalize`, equals one process.
+#[test]
+fn the_kubernetes_and_aws_batch_examples_run_as_shards() {
+    let work = tempfile::tempdir().unwrap();
+    let (_, list) = generate_sources(&work.path().join("in"), 12);
+    let single = work.path().join("single");
+    let one = run(&[
+        "run",
+        "geotiff",
+        "--sources-from",
+        &list.display().to_string(),
+        "--out",
+        &single.display().to_string(),
+    ]);
+    // The examples give no --datetime: the fixtures carry their own.
+    assert!(one.status.success(), "{}", text(&one));
+    let k8s = std::fs::read_to_string(root().join("docs/examples/k8s-indexed-job.yaml")).unwrap();
+    let line = k8s
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("command: "))
+        .expect("the Job's container has a command");
+    let k8s_command: Vec<String> = serde_json::from_str(line).unwrap();
+    let aws = json(&root().join("docs/examples/aws-batch-job.json"));
+    let aws_command: Vec<String> =
+        serde_json::from_value(aws["jobDefinition"]["containerProperties"]["command"].clone())
+            .unwrap();
+    assert_eq!(aws["submitJob"]["arrayProperties"]["size"], 3);
+    for (engine, variable, command) in [
+        ("k8s", "JOB_COMPLETION_INDEX", k8s_command),
+        ("aws", "AWS_BATCH_JOB_ARRAY_INDEX", aws_command),
+    ] {
+        assert_eq!(command[0], "stacforge");
+        let out = work.path().join(engine);
+        let local: Vec<String> = command[1..]
+            .iter()
+            .map(|a| match a.as_str() {
+                "/config/sources.txt" => list.display().to_string(),
+                a if a.starts_with("s3://") => out.display().to_string(),
+                a => a.to_string(),
+            })
+            .collect();
+        for k in 0..3 {
+            let ran = Command::new(bin())
+                .args(&local)
+                .env(variable, k.to_string())
+                .output()
+                .unwrap();
+            assert!(ran.status.success(), "{engine} index {k}: {}", text(&ran));
+        }
+        assert_shards_cover(&out, 3, 12);
+        let done = stacforge(["finalize".as_ref(), "--out".as_ref(), out.as_os_str()]);
+        assert!(done.status.success(), "{}", text(&done));
+        assert_same_catalog(&single, &out);
+    }
+    // Without an engine's index, --shard auto says what it needs.
+    let ran = Command::new(bin())
+        .args([
+            "run",
+            "geotiff",
+            "--sources-from",
+            &list.display().to_string(),
+            "--out",
+        ])
+        .arg(work.path().join("none"))
+        .args(["--shard", "auto"])
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap();
+    assert_fails_saying(
+        &ran,
+        2,
+        &[
+            "--shard auto",
+            "JOB_COMPLETION_INDEX",
+            "SLURM_ARRAY_TASK_ID",
+        ],
+    );
 }

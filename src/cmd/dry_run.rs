@@ -45,6 +45,14 @@ pub fn show(
             [first, rest @ ..] => format!("{} and {} more", first.display(), rest.len()),
             [] => String::new(),
         };
+        // A single source's name is in the table already.
+        let reason = match unit.sources.as_slice() {
+            [one] => reason
+                .strip_prefix(&format!("{}: ", one.display()))
+                .map(str::to_string)
+                .unwrap_or(reason),
+            _ => reason,
+        };
         if json {
             let event = serde_json::json!({
                 "event": "plan",

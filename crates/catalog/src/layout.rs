@@ -64,7 +64,11 @@ pub fn collection_document(collection: &Collection, ids: &[String]) -> serde_jso
             seq.end()
         }
     }
-    struct Document<'a>(serde_json::Map<String, serde_json::Value>, Vec<serde_json::Value>, &'a [String]);
+    struct Document<'a>(
+        serde_json::Map<String, serde_json::Value>,
+        Vec<serde_json::Value>,
+        &'a [String],
+    );
     impl serde::Serialize for Document<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             let mut map = s.serialize_map(Some(self.0.len()))?;
@@ -88,9 +92,13 @@ pub fn collection_document(collection: &Collection, ids: &[String]) -> serde_jso
     let mut value = serde_json::to_value(collection)?;
     let map = value.as_object_mut().expect("a collection is an object");
     map.insert("links".into(), serde_json::Value::Null);
-    let fixed = fixed.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+    let fixed = fixed
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
     let document = Document(std::mem::take(map), fixed, ids);
-    let mut bytes = Vec::with_capacity(4096 + ids.len() * (96 + 2 * ids.first().map_or(0, |i| i.len())));
+    let mut bytes =
+        Vec::with_capacity(4096 + ids.len() * (96 + 2 * ids.first().map_or(0, |i| i.len())));
     serde_json::to_writer_pretty(&mut bytes, &document)?;
     bytes.push(b'\n');
     Ok(bytes)
@@ -124,7 +132,8 @@ mod tests {
             item("a", [-5.0, 2.0, 0.5, 3.0], "2020-01-01T00:00:00Z"),
         ];
         let mut c = Collection::new("c", "d");
-        c.links.push(Link::new("https://example.com/licence", "license"));
+        c.links
+            .push(Link::new("https://example.com/licence", "license"));
         set_extent(&mut c, &items);
         let document = collection_document(&c, &["a".into(), "b".into()]).unwrap();
         let written: Collection = serde_json::from_slice(&document).unwrap();

@@ -619,7 +619,10 @@ mod tests {
             sha256_multihash(std::fs::File::open(&published).unwrap()).unwrap(),
             artifact.checksum
         );
-        assert_eq!(catalog.write_collection(Collection::new("c", "d")).unwrap(), 1);
+        assert_eq!(
+            catalog.write_collection(Collection::new("c", "d")).unwrap(),
+            1
+        );
         let c: Collection =
             serde_json::from_slice(&std::fs::read(dir.path().join("collection.json")).unwrap())
                 .unwrap();

@@ -150,16 +150,16 @@ fn source_changed(
 ) -> Result<Option<String>, crate::Error> {
     let name = path.display();
     let Ok(absolute) = std::fs::canonicalize(path) else {
-        return Ok(Some(format!("{name} cannot be found")));
+        return Ok(Some(format!("{name}: cannot be found")));
     };
     if absolute.display().to_string() != record.path {
-        return Ok(Some(format!("{name} is a different file")));
+        return Ok(Some(format!("{name}: a different file")));
     }
     let Ok(meta) = std::fs::metadata(&absolute) else {
-        return Ok(Some(format!("{name} cannot be read")));
+        return Ok(Some(format!("{name}: cannot be read")));
     };
     if meta.len() != record.size {
-        return Ok(Some(format!("{name} changed size")));
+        return Ok(Some(format!("{name}: changed size")));
     }
     let modified = meta
         .modified()
@@ -169,5 +169,5 @@ fn source_changed(
         return Ok(None);
     }
     let source = Source::from_path(&absolute)?;
-    Ok((source.checksum != record.checksum).then(|| format!("{name} changed")))
+    Ok((source.checksum != record.checksum).then(|| format!("{name}: changed")))
 }

@@ -28,7 +28,7 @@ impl Display {
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} units  {msg}  {elapsed} elapsed, about {eta} left",
+                    "{bar:30} {pos}/{len} units  {msg}  ({elapsed} so far)",
                 )
                 .expect("a valid template"),
             );

@@ -411,6 +411,8 @@ fn the_ledger_redoes_what_changed_and_only_that() {
     std::fs::write(&empty, b"").unwrap();
     let fresh = work.path().join("in/fresh.tif");
     std::fs::copy(fixtures().join("geotiff/dem_utm33.tif"), &fresh).unwrap();
+    let rotated = work.path().join("in/rotated.tif");
+    std::fs::copy(fixtures().join("bad/rotated_geotransform.tif"), &rotated).unwrap();
     let before_dry = tree(&out);
     let report_before = std::fs::read(out.join("run-report.json")).unwrap();
     let dry = run(&[
@@ -427,6 +429,7 @@ fn the_ledger_redoes_what_changed_and_only_that() {
         &sources[0].display().to_string(),
         &empty.display().to_string(),
         &fresh.display().to_string(),
+        &rotated.display().to_string(),
     ]);
     assert_eq!(
         dry.status.code(),
@@ -443,6 +446,12 @@ fn the_ledger_redoes_what_changed_and_only_that() {
     assert_eq!(plan["fresh"]["action"], "convert");
     assert_eq!(plan["fresh"]["reason"], "not done before");
     assert_eq!(plan["empty"]["action"], "refuse");
+    assert_eq!(
+        plan["rotated"]["action"], "refuse",
+        "the package opens its sources"
+    );
+    let why = plan["rotated"]["reason"].as_str().unwrap();
+    assert!(why.contains("rotated or sheared"), "{why}");
     assert!(
         plan["empty"]["reason"]
             .as_str()

@@ -106,6 +106,20 @@ impl Package for GeoTiff {
         !self.in_place
     }
 
+    /// Each source is opened (its header only) and refused for what would
+    /// fail its conversion: not a raster, no CRS, a rotated grid, ….
+    fn check(&self, sources: &[std::path::PathBuf]) -> Result<()> {
+        let header_only = InspectOptions {
+            statistics: false,
+            footprint: false,
+        };
+        for source in sources {
+            stacforge_core::package::check_readable(source)?;
+            inspect(source, &header_only)?;
+        }
+        Ok(())
+    }
+
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
         if self.in_place {
             return self.describe_in_place(job);

@@ -5,6 +5,7 @@
 #   - a MODIS HDF-EOS2 granule to COGs (one item),
 #   - a NetCDF series (OISST layout, three days) to one Zarr store and to
 #     kerchunk references (one item each),
+#   - the GeoTIFFs again: a dry run, then a re-run that skips what is done,
 # then a root catalog over the four collections, COG and STAC validation,
 # and (when the interop venv is there) xarray reading the store and the
 # references back.
@@ -16,6 +17,10 @@ VENV=${VENV:-.venv}
 
 rm -rf "$OUT"
 "$BIN" list
+"$BIN" run geotiff fixtures/geotiff/*.tif --out "$OUT/geotiff"
+# Running again does nothing that is done already (the ledger in
+# $OUT/geotiff/.stacforge/); a dry run says what a run would do.
+"$BIN" run geotiff fixtures/geotiff/*.tif --out "$OUT/geotiff" --dry-run
 "$BIN" run geotiff fixtures/geotiff/*.tif --out "$OUT/geotiff"
 "$BIN" run modis fixtures/modis/MOD10A1.A2022033.h09v05.061.2022042050729.hdf --out "$OUT/modis"
 "$BIN" run netcdf-zarr fixtures/netcdf/oisst-avhrr-v02r01.*.nc --out "$OUT/oisst-zarr" \
@@ -49,6 +54,7 @@ cog=$(ls "$OUT"/geotiff/items/dem_utm33/*.tif | head -1)
 cat <<MSG
 
 Done: one STAC catalog at $OUT/catalog.json (4 collections), validated.
+  Run reports: $OUT/*/run-report.json (what each run wrote, skipped, failed and why)
   COGs:        $OUT/geotiff/items/*/*.tif, $OUT/modis/items/*/*.tif
                titiler: uvicorn titiler.application.main:app, then
                http://127.0.0.1:8000/cog/WebMercatorQuad/tilejson.json?url=$PWD/$cog

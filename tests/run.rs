@@ -294,6 +294,8 @@ fn the_demo_runs_into_one_valid_catalog() {
         "xr.open_zarr",
         "titiler",
         "4 collections",
+        "5 done already (would be skipped)",
+        "0 written, 5 skipped",
     ] {
         assert!(said.contains(words), "{words}: {said}");
     }

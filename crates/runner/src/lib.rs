@@ -742,6 +742,122 @@ fn process(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A package that fails as its sources' names say: `timeout-N` times
+    /// out N times then works, `panic` panics, `bad` fails for good.
+    struct Flaky {
+        tries: Mutex<HashMap<String, u32>>,
+    }
+
+    impl Package for Flaky {
+        fn id(&self) -> &'static str {
+            "flaky"
+        }
+        fn title(&self) -> &'static str {
+            "fails on purpose"
+        }
+        fn collection(&self) -> stacforge_core::Result<stac::Collection> {
+            Ok(stac::Collection::new("flaky", "fails on purpose"))
+        }
+        fn writes_files(&self) -> bool {
+            false
+        }
+        fn convert(&self, job: &Job) -> stacforge_core::Result<Vec<stacforge_core::Artifact>> {
+            let name = job.item_id.clone();
+            let tries = {
+                let mut tries = self.tries.lock().unwrap();
+                let n = tries.entry(name.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            if let Some(times) = name.strip_prefix("timeout-") {
+                if tries <= times.parse().unwrap() {
+                    return Err(stacforge_core::Error::Io {
+                        path: job.source().path.clone(),
+                        source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+                    });
+                }
+            }
+            match name.as_str() {
+                "panic" => panic!("a bug in the package"),
+                "bad" => Err(stacforge_core::Error::Empty {
+                    path: job.source().path.clone(),
+                }),
+                _ => Ok(Vec::new()),
+            }
+        }
+        fn describe(
+            &self,
+            job: &Job,
+            _: &[stacforge_core::Artifact],
+        ) -> stacforge_core::Result<stac::Item> {
+            let mut item = stac::Item::new(&job.item_id);
+            item.properties.datetime = Some("2020-01-01T00:00:00Z".parse().unwrap());
+            Ok(item)
+        }
+    }
+
+    fn sources(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
+        names
+            .iter()
+            .map(|n| {
+                let path = dir.join(format!("{n}.bin"));
+                std::fs::write(&path, b"x").unwrap();
+                path
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_a_panic_fails_its_unit_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path().join("out").to_str().unwrap()).unwrap();
+        let package = Flaky {
+            tries: Mutex::default(),
+        };
+        let srcs = sources(
+            dir.path(),
+            &["timeout-2", "timeout-9", "panic", "bad", "good"],
+        );
+        let mut options = RunOptions::new("flaky");
+        options.retry_delay = Duration::from_millis(1);
+        let report = run(&package, &srcs, &catalog, &options, &|_, _| {}).unwrap();
+        let tries = package.tries.lock().unwrap().clone();
+        assert_eq!(tries["timeout-2"], 3, "two retries, then it works");
+        assert_eq!(tries["timeout-9"], 3, "given up after the retries");
+        assert_eq!(tries["bad"], 1, "a lasting failure is not retried");
+        assert_eq!(report.run.units.written, 2, "{:?}", report.run);
+        assert_eq!(report.run.units.failed, 3);
+        let failure = |id: &str| {
+            report
+                .run
+                .failures
+                .iter()
+                .find(|f| f.item_id == id)
+                .unwrap()
+        };
+        assert_eq!(failure("timeout-9").attempts, 3);
+        assert!(failure("panic").error.contains("a bug in the package"));
+        assert_eq!(report.items, 2);
+    }
+
+    #[test]
+    fn fail_fast_starts_nothing_after_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path().join("out").to_str().unwrap()).unwrap();
+        let package = Flaky {
+            tries: Mutex::default(),
+        };
+        let srcs = sources(dir.path(), &["bad", "a", "b", "c"]);
+        let mut options = RunOptions::new("flaky");
+        options.jobs = Some(1);
+        options.fail_fast = true;
+        let report = run(&package, &srcs, &catalog, &options, &|_, _| {}).unwrap();
+        assert_eq!(report.run.units.failed, 1);
+        assert_eq!(report.run.units.not_run, 3);
+        assert_eq!(package.tries.lock().unwrap().len(), 1);
+    }
 
     #[test]
     fn the_first_source_keeps_an_id_the_others_are_named() {

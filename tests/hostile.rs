@@ -360,14 +360,7 @@ fn hostile_sources_do_not_spoil_a_batch() {
         let name = bad.file_name().unwrap().to_string_lossy();
         assert!(said.contains(name.as_ref()), "{name}: {said}");
     }
-    let collection = json(&cat.join("collection.json"));
-    let items = collection["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["rel"] == "item")
-        .count();
-    assert_eq!(items, good.len());
+    assert_eq!(item_links(&cat.join("collection.json")), good.len());
     for g in &good {
         let id = g.file_stem().unwrap().to_str().unwrap();
         assert_same_pixels(g, &cat.join(format!("items/{id}/{id}.tif")));

@@ -81,6 +81,19 @@ fn run(args: &[&str]) -> Output {
     stacforge(args.iter().map(|s| s.to_string()))
 }
 
+/// `stacforge run geotiff --sources-from LIST --out OUT EXTRA...`, as arguments.
+fn list_run(list: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "geotiff", "--sources-from"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(list.display().to_string());
+    args.push("--out".into());
+    args.push(out.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// Every item document in `out` is whole and its assets complete: no
 /// partial object at a final name.
 fn assert_whole(out: &Path) {
@@ -283,23 +296,7 @@ fn a_killed_run_resumes_to_the_catalog_of_an_uninterrupted_one() {
     let (sources, list) = generate_sources(&work.path().join("in"), 300);
     let whole = work.path().join("whole");
     let killed = work.path().join("killed");
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "run",
-            "geotiff",
-            "--sources-from",
-            &list.display().to_string(),
-            "--out",
-            &out.display().to_string(),
-            "--datetime",
-            WHEN,
-            "-j",
-            "2",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    let args = |out: &Path| list_run(&list, out, &["--datetime", WHEN, "-j", "2"]);
     let ran = stacforge(args(&whole));
     assert!(ran.status.success(), "{}", text(&ran));
     assert_eq!(report(&whole)["units"]["written"], 300);
@@ -500,15 +497,9 @@ fn the_ledger_redoes_what_changed_and_only_that() {
     );
     assert_eq!(retried["units"]["written"], 1, "{retried:#}");
     assert!(out.join("items/empty/empty.tif").exists());
-    let collection = json(&out.join("collection.json"));
-    let items = collection["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["rel"] == "item")
-        .count();
     assert_eq!(
-        items, 5,
+        item_links(&out.join("collection.json")),
+        5,
         "the collection lists every item, not only the retried one"
     );
 
@@ -619,16 +610,7 @@ fn a_slurm_job_array_then_finalize_equals_one_process() {
     let (_, list) = generate_sources(&work.path().join("in"), 24);
     let single = work.path().join("single");
     let sharded = work.path().join("sharded");
-    let one = run(&[
-        "run",
-        "geotiff",
-        "--sources-from",
-        &list.display().to_string(),
-        "--out",
-        &single.display().to_string(),
-        "--datetime",
-        WHEN,
-    ]);
+    let one = stacforge(list_run(&list, &single, &["--datetime", WHEN]));
     assert!(one.status.success(), "{}", text(&one));
     let logs = work.path().join("task-%a.log");
     let submitted = slurm
@@ -681,14 +663,7 @@ fn the_kubernetes_and_aws_batch_examples_run_as_shards() {
     let work = tempfile::tempdir().unwrap();
     let (_, list) = generate_sources(&work.path().join("in"), 12);
     let single = work.path().join("single");
-    let one = run(&[
-        "run",
-        "geotiff",
-        "--sources-from",
-        &list.display().to_string(),
-        "--out",
-        &single.display().to_string(),
-    ]);
+    let one = stacforge(list_run(&list, &single, &[]));
     // The examples give no --datetime: the fixtures carry their own.
     assert!(one.status.success(), "{}", text(&one));
     let k8s = std::fs::read_to_string(root().join("docs/examples/k8s-indexed-job.yaml")).unwrap();
@@ -731,15 +706,11 @@ fn the_kubernetes_and_aws_batch_examples_run_as_shards() {
     }
     // Without an engine's index, --shard auto says what it needs.
     let ran = Command::new(bin())
-        .args([
-            "run",
-            "geotiff",
-            "--sources-from",
-            &list.display().to_string(),
-            "--out",
-        ])
-        .arg(work.path().join("none"))
-        .args(["--shard", "auto"])
+        .args(list_run(
+            &list,
+            &work.path().join("none"),
+            &["--shard", "auto"],
+        ))
         .env_remove("SLURM_ARRAY_TASK_ID")
         .output()
         .unwrap();

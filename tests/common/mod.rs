@@ -609,6 +609,16 @@ pub fn assert_generator_reproduces(venv: &Path, script: &str, committed: &[PathB
     }
 }
 
+/// How many items the collection document at `path` links.
+pub fn item_links(path: &Path) -> usize {
+    json(path)["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "item")
+        .count()
+}
+
 /// The JSON events a `--json` run printed, one a line; the last is its summary.
 pub fn events(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)

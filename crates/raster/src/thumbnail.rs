@@ -23,6 +23,11 @@ pub fn write_thumbnail(src: &Path, dst: &Path, profile: &RasterProfile) -> Resul
     let mut args: Vec<String> = vec![
         "-of".into(),
         "PNG".into(),
+        // zlib level 1: a preview is made for every item, and at GDAL's
+        // default (6) its compression was half the time of a small scene's
+        // whole conversion, for files 5-20% smaller.
+        "-co".into(),
+        "ZLEVEL=1".into(),
         "-outsize".into(),
         tw.to_string(),
         th.to_string(),

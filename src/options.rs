@@ -75,6 +75,12 @@ pub struct StoreArgs {
     /// come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
     #[arg(long, value_name = "URL", env = "STACFORGE_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// URL of an Azure Blob Storage account on another endpoint for az://
+    /// locations, the account in the path, e.g. Azurite's
+    /// http://127.0.0.1:10000/devstoreaccount1. The key comes from
+    /// AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY).
+    #[arg(long, value_name = "URL", env = "STACFORGE_AZURE_ENDPOINT")]
+    pub azure_endpoint: Option<String>,
 }
 
 impl StoreArgs {
@@ -82,6 +88,7 @@ impl StoreArgs {
     pub fn to_options(&self) -> stacforge_catalog::location::StoreOptions {
         stacforge_catalog::location::StoreOptions {
             s3_endpoint: self.s3_endpoint.clone(),
+            azure_endpoint: self.azure_endpoint.clone(),
         }
     }
 }

@@ -769,3 +769,97 @@ fn unsafe_free_is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// Azurite's well-known development account and key.
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Azurite (the Azure Blob Storage emulator) on a free loopback port,
+/// keeping its data in a temporary folder, with one container, `bucket`;
+/// stopped when dropped. `None` (with a message) when it is not installed,
+/// except under CI.
+pub struct AzureServer {
+    child: std::process::Child,
+    _data: tempfile::TempDir,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl AzureServer {
+    pub fn start() -> Option<AzureServer> {
+        let tools = root().join(".tools");
+        let bin = tools.join("azurite/node_modules/.bin/azurite-blob");
+        let sdk = tools.join("azure/bin/python");
+        if !bin.exists() || !sdk.exists() {
+            assert!(
+                !in_ci(),
+                "CI must run scripts/install-test-servers.sh first ({} is missing)",
+                bin.display()
+            );
+            eprintln!("skipping: no Azurite in .tools (run scripts/install-test-servers.sh)");
+            return None;
+        }
+        let data = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .arg("--location")
+            .arg(data.path())
+            .args(["--silent", "--skipApiVersionCheck"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("azurite starts");
+        let server = AzureServer {
+            child,
+            _data: data,
+            port,
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let create = Command::new(sdk)
+            .arg("-c")
+            .arg(format!(
+                "from azure.storage.blob import BlobServiceClient\n\
+                 BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint={};').create_container('bucket')",
+                server.endpoint()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            create.status.success(),
+            "creating the container: {}",
+            text(&create)
+        );
+        Some(server)
+    }
+
+    /// The account's URL (Azurite is path-style: the account in the path).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/{AZURITE_ACCOUNT}", self.port)
+    }
+
+    /// A `stacforge` command with this server's endpoint and key.
+    pub fn stacforge(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.env("AZURE_STORAGE_ACCOUNT_KEY", AZURITE_KEY)
+            .env("STACFORGE_AZURE_ENDPOINT", self.endpoint());
+        cmd
+    }
+}
+
+impl Drop for AzureServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -24,6 +24,14 @@ pub struct StoreOptions {
     /// Endpoint of an S3-compatible server (`http://127.0.0.1:9000`); path-style
     /// requests are used, and plain HTTP is allowed when the URL says `http://`.
     pub s3_endpoint: Option<String>,
+    /// URL of an Azure Blob Storage account on another endpoint, with the
+    /// account in the path (Azurite: `http://127.0.0.1:10000/devstoreaccount1`).
+    pub azure_endpoint: Option<String>,
+}
+
+/// Whether an environment variable is set and not empty.
+fn has_env(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
 /// A resolved location.
@@ -117,8 +125,7 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
                 // An S3-compatible server has no instance metadata to ask:
                 // without credentials the client would probe the cloud's
                 // metadata address (169.254.169.254) before failing.
-                let has = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-                if !(has("AWS_ACCESS_KEY_ID") && has("AWS_SECRET_ACCESS_KEY")) {
+                if !(has_env("AWS_ACCESS_KEY_ID") && has_env("AWS_SECRET_ACCESS_KEY")) {
                     return Err(Error::Location {
                         location: url,
                         reason: format!(
@@ -144,10 +151,40 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
         }
         "az" | "azure" => {
             let (container, prefix) = bucket_and_prefix(location, rest)?;
-            let builder = MicrosoftAzureBuilder::from_env()
+            let mut builder = MicrosoftAzureBuilder::from_env()
                 .with_container_name(container)
                 .with_retry(retry())
                 .with_client_options(client());
+            if let Some(endpoint) = &options.azure_endpoint {
+                // As for S3: another endpoint gets the credentials given
+                // for it, never a managed identity asked of the cloud.
+                let account = endpoint
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .filter(|a| !a.is_empty() && !a.contains(':'));
+                if !has_env("AZURE_STORAGE_ACCOUNT_KEY") && !has_env("AZURE_STORAGE_SAS_KEY") {
+                    return Err(Error::Location {
+                        location: url,
+                        reason: format!(
+                            "no credentials for the Azure endpoint {}: set AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY) for it",
+                            stacforge_core::href::redact(endpoint)
+                        ),
+                    });
+                }
+                if !has_env("AZURE_STORAGE_ACCOUNT_NAME") {
+                    let Some(account) = account else {
+                        return Err(Error::Location {
+                            location: url,
+                            reason: "the Azure endpoint names no account: give it as http://host:port/ACCOUNT or set AZURE_STORAGE_ACCOUNT_NAME".into(),
+                        });
+                    };
+                    builder = builder.with_account(account);
+                }
+                builder = builder
+                    .with_endpoint(endpoint.trim_end_matches('/').to_string())
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
             (Arc::new(builder.build().map_err(store_err)?), prefix)
         }
         other => {

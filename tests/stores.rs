@@ -157,7 +157,7 @@ fn assert_same(store: &Store, prefix: &str, local: &Path, exact: bool) {
     }
 }
 
-fn conformance(store: &Store) {
+fn conformance(store: &Store, server: &mut dyn Restartable) {
     let work = tempfile::tempdir().unwrap();
     let scenes: Vec<String> = tifs(&fixtures().join("geotiff"))
         .iter()
@@ -213,6 +213,23 @@ fn conformance(store: &Store) {
         "{second:#}"
     );
 
+    // The server down: a clear error naming it, after bounded retries;
+    // started again, the same command publishes everything.
+    server.stop();
+    let mut args = vec!["publish".to_string(), local.display().to_string()];
+    args.extend(["--to".into(), store.url("interrupted")]);
+    let down = store.run(&args);
+    assert_ne!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(
+        text(&down).contains("127.0.0.1"),
+        "names the server: {}",
+        text(&down)
+    );
+    server.restart();
+    let up = store.run(&args);
+    assert!(up.status.success(), "{}: {}", store.scheme, text(&up));
+    assert_same(store, "interrupted", &local, true);
+
     // cogify to a key, and a NetCDF series to a Zarr store under a prefix.
     let src = fixtures().join("geotiff/rgb_wgs84.tif");
     let cog = work.path().join("cog.tif");
@@ -247,18 +264,20 @@ fn conformance(store: &Store) {
 
 #[test]
 fn s3_holds_what_a_directory_holds() {
-    let Some(server) = S3Server::start() else {
+    let Some(mut server) = S3Server::start() else {
         return;
     };
-    conformance(&s3_store(&server));
+    let store = s3_store(&server);
+    conformance(&store, &mut server);
 }
 
 #[test]
 fn azure_blob_storage_holds_what_a_directory_holds() {
-    let Some(server) = AzureServer::start() else {
+    let Some(mut server) = AzureServer::start() else {
         return;
     };
-    conformance(&azure_store(&server));
+    let store = azure_store(&server);
+    conformance(&store, &mut server);
 }
 
 /// Azure's endpoint takes a key: without one, a clear error and no request

@@ -806,26 +806,12 @@ impl AzureServer {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .arg("--location")
-            .arg(data.path())
-            .args(["--silent", "--skipApiVersionCheck"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("azurite starts");
         let server = AzureServer {
-            child,
+            child: AzureServer::spawn(port, data.path()),
             _data: data,
             port,
         };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        server.wait_ready();
         let create = Command::new(sdk)
             .arg("-c")
             .arg(format!(
@@ -854,6 +840,62 @@ impl AzureServer {
         cmd.env("AZURE_STORAGE_ACCOUNT_KEY", AZURITE_KEY)
             .env("STACFORGE_AZURE_ENDPOINT", self.endpoint());
         cmd
+    }
+}
+
+impl AzureServer {
+    fn spawn(port: u16, data: &Path) -> std::process::Child {
+        Command::new(root().join(".tools/azurite/node_modules/.bin/azurite-blob"))
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .arg("--location")
+            .arg(data)
+            .args(["--silent", "--skipApiVersionCheck"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("azurite starts")
+    }
+
+    fn wait_ready(&self) {
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("azurite did not listen on port {} within 10 s", self.port);
+    }
+}
+
+/// A test server that can be stopped and started again on its port, with
+/// what it stored kept.
+pub trait Restartable {
+    /// Stops the server (gracefully, so it keeps what it stored).
+    fn stop(&mut self);
+    /// Starts it again.
+    fn restart(&mut self);
+}
+
+impl Restartable for S3Server {
+    fn stop(&mut self) {
+        S3Server::stop(self)
+    }
+    fn restart(&mut self) {
+        S3Server::restart(self)
+    }
+}
+
+impl Restartable for AzureServer {
+    fn stop(&mut self) {
+        // SIGTERM: Azurite saves its metadata before it exits.
+        // SAFETY: signals a child process of this test by its PID.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+    fn restart(&mut self) {
+        self.stop();
+        self.child = AzureServer::spawn(self.port, self._data.path());
+        self.wait_ready();
     }
 }
 

@@ -812,12 +812,22 @@ impl AzureServer {
             port,
         };
         server.wait_ready();
-        let create = Command::new(sdk)
+        server.create_container();
+        Some(server)
+    }
+
+    /// Creates the container `bucket`, unless it is there (a restarted
+    /// server may have kept it).
+    fn create_container(&self) {
+        let create = Command::new(root().join(".tools/azure/bin/python"))
             .arg("-c")
             .arg(format!(
-                "from azure.storage.blob import BlobServiceClient\n\
-                 BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint={};').create_container('bucket')",
-                server.endpoint()
+                "from azure.core.exceptions import ResourceExistsError\n\
+                 from azure.storage.blob import BlobServiceClient\n\
+                 c = BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint={};')\n\
+                 try:\n    c.create_container('bucket')\n\
+                 except ResourceExistsError:\n    pass",
+                self.endpoint()
             ))
             .output()
             .unwrap();
@@ -826,7 +836,6 @@ impl AzureServer {
             "creating the container: {}",
             text(&create)
         );
-        Some(server)
     }
 
     /// The account's URL (Azurite is path-style: the account in the path).
@@ -887,15 +896,28 @@ impl Restartable for S3Server {
 
 impl Restartable for AzureServer {
     fn stop(&mut self) {
-        // SIGTERM: Azurite saves its metadata before it exits.
-        // SAFETY: signals a child process of this test by its PID.
+        // Once only: a reaped child's PID may belong to another process.
+        if self.child.try_wait().is_ok_and(|done| done.is_some()) {
+            return;
+        }
+        // SIGTERM: Azurite saves its metadata as it closes, but it waits
+        // for open connections to end first: after 5 s, SIGKILL.
+        // SAFETY: signals a child process of this test, still running, by its PID.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        for _ in 0..50 {
+            if self.child.try_wait().is_ok_and(|done| done.is_some()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
     fn restart(&mut self) {
         self.stop();
         self.child = AzureServer::spawn(self.port, self._data.path());
         self.wait_ready();
+        self.create_container();
     }
 }
 

@@ -158,11 +158,12 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
             if let Some(endpoint) = &options.azure_endpoint {
                 // As for S3: another endpoint gets the credentials given
                 // for it, never a managed identity asked of the cloud.
-                let account = endpoint
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .filter(|a| !a.is_empty() && !a.contains(':'));
+                // The account is the URL's last path segment (path-style).
+                let account = url::Url::parse(endpoint).ok().and_then(|u| {
+                    u.path_segments()?
+                        .rfind(|s| !s.is_empty())
+                        .map(str::to_string)
+                });
                 if !has_env("AZURE_STORAGE_ACCOUNT_KEY") && !has_env("AZURE_STORAGE_SAS_KEY") {
                     return Err(Error::Location {
                         location: url,

@@ -308,7 +308,17 @@ fn a_killed_run_resumes_to_the_catalog_of_an_uninterrupted_one() {
         .spawn()
         .unwrap();
     let ledger = killed.join(".stacforge/ledger");
-    let entries = || std::fs::read_dir(&ledger).map_or(0, |d| d.count());
+    // Finished units: whole ledger entries, not the hidden temporary files
+    // one is written under before it is renamed into place.
+    let entries = || {
+        std::fs::read_dir(&ledger).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            })
+            .count()
+        })
+    };
     let started = std::time::Instant::now();
     while entries() < 60 {
         assert!(
@@ -323,13 +333,7 @@ fn a_killed_run_resumes_to_the_catalog_of_an_uninterrupted_one() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let finished = std::fs::read_dir(&ledger)
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            !name.to_string_lossy().starts_with('.')
-        })
-        .count();
+    let finished = entries();
     assert!(
         (60..300).contains(&finished),
         "killed midway: {finished} units done"

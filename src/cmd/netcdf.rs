@@ -2,7 +2,7 @@
 
 use crate::array_options::{RefsArgs, SliceArgs, ZarrArgs};
 use crate::cmd::create::{create_items_with, ItemArgs};
-use crate::{options::StoreArgs, Outcome};
+use crate::{options::StoreArgs, sources::FetchArgs, Outcome};
 use anyhow::Context;
 use stacforge_array::cube::report_left_out;
 use stacforge_array::recipe::{self, Recipe};
@@ -42,9 +42,14 @@ enum Verb {
 
 #[derive(Debug, clap::Args)]
 struct ToRefsArgs {
-    /// Source files; glob patterns (quoted) are expanded.
+    /// Source files; glob patterns (quoted) are expanded. Objects
+    /// (s3://bucket/a.nc, gs://, az://, https://) and prefixes ending in `/`
+    /// are copied into the cache to be indexed; the references point at
+    /// the objects.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<String>,
+    #[command(flatten)]
+    fetch: FetchArgs,
     /// Where to write the references: a kerchunk JSON file (a path or a URL),
     /// or with --format parquet a directory (local).
     #[arg(long, value_name = "FILE")]
@@ -71,6 +76,10 @@ struct ToRefsArgs {
 struct VerifyRefsArgs {
     /// A kerchunk reference file written by stacforge.
     refs: PathBuf,
+    #[command(flatten)]
+    fetch: FetchArgs,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,8 +94,13 @@ struct ToCogArgs {
 struct ToZarrArgs {
     /// Source files; glob patterns (quoted) are expanded. They are ordered
     /// along the concatenation dimension by their coordinate values.
+    /// Objects (s3://bucket/a.nc, gs://, az://, https://) and prefixes
+    /// ending in `/` are copied into the cache first; the store's record
+    /// names the objects.
     #[arg(required = true, value_name = "SRC")]
     sources: Vec<String>,
+    #[command(flatten)]
+    fetch: FetchArgs,
     /// The Zarr store to write: a local directory, or a URL (s3://bucket/x.zarr,
     /// gs://, az://), where the store is uploaded once complete, metadata last.
     #[arg(long, value_name = "STORE")]
@@ -118,16 +132,6 @@ struct ToZarrArgs {
     store: StoreArgs,
 }
 
-/// Expands glob patterns; plain paths, and files whose names only look
-/// like patterns (`scan[1].tif`), are kept as given.
-pub fn expand(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut paths = Vec::new();
-    for s in sources {
-        paths.extend(crate::sources::expand(s)?);
-    }
-    Ok(paths)
-}
-
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     match &args.command {
         Verb::ToZarr(a) => to_zarr(a),
@@ -144,7 +148,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let recipe = Recipe {
-        sources: expand(&args.sources)?,
+        sources: args.fetch.gather(&args.sources, &args.store.to_options())?,
         ..args.zarr.recipe()?
     };
     let Output {
@@ -278,7 +282,7 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
     use stacforge_array::refs;
     let started = Instant::now();
     let recipe = Recipe {
-        sources: expand(&args.sources)?,
+        sources: args.fetch.gather(&args.sources, &args.store.to_options())?,
         ..args.refs.series.recipe()
     };
     let options = args.refs.options();
@@ -378,7 +382,19 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
 
 fn verify_refs(args: &VerifyRefsArgs) -> anyhow::Result<Outcome> {
     let references = read_refs(&args.refs)?;
-    let changed = stacforge_array::refs::verify(&references, &args.refs)?;
+    let store = args.store.to_options();
+    // Objects are fetched again unless the cached copy's size and ETag
+    // are the object's; the copy's checksum is then compared.
+    let locate = |href: &str| {
+        if href.contains("://") {
+            args.fetch
+                .fetch_one(href, &store)
+                .map_err(|e| format!("{e:#}"))
+        } else {
+            Ok(PathBuf::from(href))
+        }
+    };
+    let changed = stacforge_array::refs::verify(&references, &args.refs, &locate)?;
     let total = references.record(&args.refs)?.sources.len();
     for c in &changed {
         eprintln!("CHANGED {}: {}", c.href, c.reason);

@@ -164,6 +164,7 @@ pub fn of_store(store: &Path) -> Result<CubeProfile> {
             href: s.href.clone(),
             size: s.size,
             checksum: s.checksum.clone(),
+            etag: s.etag.clone(),
         })
         .collect();
     let version = match meta.version {
@@ -191,6 +192,7 @@ pub fn of_refs(refs: &References, origin: &Path) -> Result<CubeProfile> {
             href: s.record.href.clone(),
             size: s.record.size,
             checksum: s.record.checksum.clone(),
+            etag: s.record.etag.clone(),
         })
         .collect();
     profile(

@@ -11,8 +11,8 @@
 use crate::{Error, Result};
 use object_store::{
     aws::AmazonS3Builder, azure::MicrosoftAzureBuilder, gcp::GoogleCloudStorageBuilder,
-    local::LocalFileSystem, memory::InMemory, path::Path as ObjectPath, path::PathPart,
-    BackoffConfig, ClientOptions, ObjectStore, RetryConfig,
+    http::HttpBuilder, local::LocalFileSystem, memory::InMemory, path::Path as ObjectPath,
+    path::PathPart, BackoffConfig, ClientOptions, ObjectStore, RetryConfig,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,11 +188,24 @@ pub fn resolve(location: &str, options: &StoreOptions) -> Result<Location> {
             }
             (Arc::new(builder.build().map_err(store_err)?), prefix)
         }
+        "http" | "https" => {
+            // Sources served over HTTP: read only (objects are found by
+            // their URLs; a server does not list them).
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let builder = HttpBuilder::new()
+                .with_url(format!("{scheme}://{host}"))
+                .with_retry(retry())
+                .with_client_options(client().with_allow_http(scheme == "http"));
+            (
+                Arc::new(builder.build().map_err(store_err)?),
+                ObjectPath::parse(path.trim_matches('/')).unwrap_or_default(),
+            )
+        }
         other => {
             return Err(Error::Location {
                 location: url,
                 reason: format!(
-                    "{other}:// is not supported; use a directory, file://, s3://, gs://, az:// or memory://"
+                    "{other}:// is not supported; use a directory, file://, s3://, gs://, az://, https:// (sources) or memory://"
                 ),
             })
         }

@@ -266,6 +266,28 @@ impl Catalog {
         }
     }
 
+    /// The object at `path` (relative to the catalog) with its size and
+    /// ETag, or `None` when there is none.
+    pub fn object(&self, path: &str) -> Result<Option<Object>> {
+        if self.location.local_dir.is_some() {
+            return Ok(self.size(path)?.map(|size| Object {
+                path: path.to_string(),
+                size,
+                etag: None,
+            }));
+        }
+        let full = self.location.path(path);
+        match self.runtime.block_on(self.location.store.head(&full)) {
+            Ok(meta) => Ok(Some(Object {
+                path: path.to_string(),
+                size: meta.size,
+                etag: meta.e_tag,
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err(path)(e)),
+        }
+    }
+
     /// Writes a JSON document to `path` in one atomic put.
     fn put_json(&self, path: &str, value: &impl serde::Serialize) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {

@@ -120,6 +120,9 @@ pub struct CubeSource {
     pub size: u64,
     /// SHA2-256 multihash.
     pub checksum: String,
+    /// The object's ETag, for a source read from object storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// Everything the item of a cube needs, learnt while writing it.
@@ -276,7 +279,10 @@ pub fn cube_item(job: &Job, artifact: &Artifact) -> Result<Item> {
     job.sources = profile
         .sources
         .iter()
-        .map(|s| crate::Source::recorded(&s.href, s.size, &s.checksum))
+        .map(|s| crate::Source {
+            etag: s.etag.clone(),
+            ..crate::Source::recorded(&s.href, s.size, &s.checksum)
+        })
         .collect();
     crate::provenance::stamp(&mut item, &job, &profile.lineage());
     Ok(item)
@@ -366,6 +372,7 @@ mod tests {
                 href: "/data/a b.nc".into(),
                 size: 10,
                 checksum: "1220ab".into(),
+                etag: None,
             }],
             concat_dim: Some("time".into()),
         }

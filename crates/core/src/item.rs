@@ -202,6 +202,7 @@ mod tests {
                 size: 10,
                 checksum: "1220aa".into(),
                 modified: None,
+                etag: None,
             }],
             item_id: "a".into(),
             collection_id: "geotiff".into(),

@@ -47,6 +47,10 @@ pub fn link_sources(item: &mut Item, job: &Job) {
             .insert("file:size".into(), json!(source.size));
         link.additional_fields
             .insert("file:checksum".into(), json!(source.checksum));
+        if let Some(etag) = &source.etag {
+            // The object store's own version of the bytes read.
+            link.additional_fields.insert("etag".into(), json!(etag));
+        }
         item.links
             .retain(|l| !(l.rel == SOURCE_REL && l.href == source.href));
         item.links.push(link);

@@ -18,6 +18,8 @@ pub struct Source {
     pub checksum: String,
     /// Last modification time, when the file system tells it.
     pub modified: Option<DateTime<Utc>>,
+    /// The object's ETag, for a copy of a remote object whose store gave one.
+    pub etag: Option<String>,
 }
 
 /// The note beside a local copy of a remote object saying where it came
@@ -34,10 +36,19 @@ pub fn origin_note(copy: &Path) -> PathBuf {
 /// The URL a local copy of `size` bytes was fetched from, if it is one
 /// (its [`origin_note`] exists and records that size).
 pub fn origin(copy: &Path, size: u64) -> Option<String> {
+    read_origin(copy, size).map(|(url, _)| url)
+}
+
+/// The URL and ETag (when the store gave one) of a local copy.
+fn read_origin(copy: &Path, size: u64) -> Option<(String, Option<String>)> {
     let note = std::fs::read_to_string(origin_note(copy)).ok()?;
     let mut lines = note.lines();
     let url = lines.next()?.to_string();
-    (lines.next()?.parse::<u64>().ok()? == size).then_some(url)
+    if lines.next()?.parse::<u64>().ok()? != size {
+        return None;
+    }
+    let etag = lines.next().filter(|e| !e.is_empty()).map(str::to_string);
+    Some((url, etag))
 }
 
 impl Source {
@@ -66,14 +77,16 @@ impl Source {
         let absolute = std::fs::canonicalize(path).map_err(io)?;
         let file = std::fs::File::open(path).map_err(io)?;
         let checksum = sha256_multihash(file).map_err(io)?;
-        let href = origin(&absolute, meta.len()).unwrap_or_else(|| {
-            format!(
+        let (href, etag) = read_origin(&absolute, meta.len()).unwrap_or_else(|| {
+            let url = format!(
                 "file://{}",
                 crate::href::encode(&absolute.display().to_string())
-            )
+            );
+            (url, None)
         });
         Ok(Source {
             href,
+            etag,
             path: absolute,
             size: meta.len(),
             checksum,
@@ -95,6 +108,17 @@ impl Source {
             size,
             checksum: checksum.to_string(),
             modified: None,
+            etag: None,
+        }
+    }
+
+    /// How a store's or references' record names the source: the object's
+    /// URL for a copy of a remote object, else the absolute path.
+    pub fn location(&self) -> String {
+        if self.href.starts_with("file://") {
+            self.path.display().to_string()
+        } else {
+            self.href.clone()
         }
     }
 

@@ -109,6 +109,9 @@ pub struct SourceRecord {
     pub checksum: String,
     /// Steps it contributes along the concatenation dimension.
     pub steps: usize,
+    /// The object's ETag, for a source read from object storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// The store's record of how it was made.

@@ -155,9 +155,10 @@ pub(super) fn plan_readable(recipe: &Recipe) -> Result<Plan> {
             sources.into_iter().map(Some).collect();
         for p in &mut plan.sources {
             let source = sources[p.index].take().expect("each source once")?;
-            p.record.href = source.path.display().to_string();
+            p.record.href = source.location();
             p.record.size = source.size;
             p.record.checksum = source.checksum;
+            p.record.etag = source.etag;
         }
         Ok(plan)
     })
@@ -250,6 +251,7 @@ pub(super) fn plan_headers(recipe: &Recipe) -> Result<Plan> {
                     size: 0,
                     checksum: String::new(),
                     steps: 0,
+                    etag: None,
                 },
                 inventory,
                 offset: 0,

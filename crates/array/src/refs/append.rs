@@ -158,24 +158,32 @@ pub struct Changed {
 }
 
 /// Checks every recorded source against its file (size, then checksum).
-pub fn verify(refs: &References, origin: &Path) -> Result<Vec<Changed>> {
+/// `locate` gives the local file of a recorded href (an object's URL is
+/// fetched, or its unchanged copy found), or why there is none.
+pub fn verify(
+    refs: &References,
+    origin: &Path,
+    locate: &dyn Fn(&str) -> std::result::Result<std::path::PathBuf, String>,
+) -> Result<Vec<Changed>> {
     let record = refs.record(origin)?;
     let mut changed = Vec::new();
     for s in &record.sources {
-        let path = Path::new(&s.record.href);
-        let reason = match std::fs::metadata(path) {
+        let reason = match locate(&s.record.href) {
             Err(e) => Some(format!("cannot be read: {e}")),
-            Ok(m) if m.len() != s.record.size => Some(format!(
-                "size {} is not the recorded {}",
-                m.len(),
-                s.record.size
-            )),
-            Ok(_) => match stacforge_core::Source::from_path(path) {
-                Ok(now) if now.checksum != s.record.checksum => {
-                    Some("checksum differs from the recorded one".to_string())
-                }
-                Ok(_) => None,
-                Err(e) => Some(e.to_string()),
+            Ok(path) => match std::fs::metadata(&path) {
+                Err(e) => Some(format!("cannot be read: {e}")),
+                Ok(m) if m.len() != s.record.size => Some(format!(
+                    "size {} is not the recorded {}",
+                    m.len(),
+                    s.record.size
+                )),
+                Ok(_) => match stacforge_core::Source::from_path(&path) {
+                    Ok(now) if now.checksum != s.record.checksum => {
+                        Some("checksum differs from the recorded one".to_string())
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(e.to_string()),
+                },
             },
         };
         if let Some(reason) = reason {

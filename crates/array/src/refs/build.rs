@@ -232,11 +232,18 @@ pub(super) fn source_url(path: &Path, options: &RefOptions) -> String {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ),
-        // Absolute, as readers resolve chunk paths from wherever they run.
-        None => std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string(),
+        // A copy of a remote object: the object itself, so readers fetch
+        // chunks from the store. Else absolute, as readers resolve chunk
+        // paths from wherever they run.
+        None => std::fs::metadata(path)
+            .ok()
+            .and_then(|m| stacforge_core::source::origin(path, m.len()))
+            .unwrap_or_else(|| {
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.to_path_buf())
+                    .display()
+                    .to_string()
+            }),
     }
 }
 

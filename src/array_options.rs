@@ -99,6 +99,13 @@ impl SeriesArgs {
 pub struct ZarrArgs {
     #[command(flatten)]
     pub series: SeriesArgs,
+    #[command(flatten)]
+    pub writing: ZarrWriting,
+}
+
+/// Chunking, format and compression of a Zarr store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZarrWriting {
     /// Chunk lengths per dimension, e.g. time=24,lat=180 (others planned
     /// from --target-chunk-mb).
     #[arg(long, value_delimiter = ',', value_parser = parse_chunk)]
@@ -121,6 +128,21 @@ pub struct ZarrArgs {
 impl ZarrArgs {
     /// The recipe, without sources.
     pub fn recipe(&self) -> anyhow::Result<Recipe> {
+        self.writing.apply(self.series.recipe())
+    }
+
+    /// The `netcdf-zarr` package with these options.
+    pub fn package(&self) -> anyhow::Result<stacforge_netcdf::NetCdfZarr> {
+        Ok(stacforge_netcdf::NetCdfZarr {
+            recipe: self.recipe()?,
+            item_id: self.series.item_id.clone(),
+        })
+    }
+}
+
+impl ZarrWriting {
+    /// `recipe` with these settings.
+    pub fn apply(&self, recipe: Recipe) -> anyhow::Result<Recipe> {
         if self.target_chunk_mb.is_nan() || self.target_chunk_mb <= 0.0 {
             anyhow::bail!("--target-chunk-mb must be positive");
         }
@@ -134,15 +156,7 @@ impl ZarrArgs {
             },
             compression: self.compression,
             decode: self.decode,
-            ..self.series.recipe()
-        })
-    }
-
-    /// The `netcdf-zarr` package with these options.
-    pub fn package(&self) -> anyhow::Result<stacforge_netcdf::NetCdfZarr> {
-        Ok(stacforge_netcdf::NetCdfZarr {
-            recipe: self.recipe()?,
-            item_id: self.series.item_id.clone(),
+            ..recipe
         })
     }
 }
@@ -159,6 +173,13 @@ pub struct RefsArgs {
     /// Rows per Parquet file (with --format parquet).
     #[arg(long, default_value_t = 10_000)]
     pub record_size: usize,
+    #[command(flatten)]
+    pub writing: RefWriting,
+}
+
+/// What references inline and where they point.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RefWriting {
     /// Variables up to this many bytes are stored inline.
     #[arg(long, default_value_t = 500)]
     pub inline_threshold: u64,
@@ -174,13 +195,22 @@ pub struct RefsArgs {
 impl RefsArgs {
     /// How references are built.
     pub fn options(&self) -> RefOptions {
+        self.writing.options()
+    }
+}
+
+impl RefWriting {
+    /// How references are built.
+    pub fn options(&self) -> RefOptions {
         RefOptions {
             inline_threshold: self.inline_threshold,
             loadable: self.loadable_vars.clone(),
             url_prefix: self.url_prefix.clone(),
         }
     }
+}
 
+impl RefsArgs {
     /// Whether a Parquet reference set is written.
     pub fn parquet(&self) -> bool {
         self.format == "parquet"
@@ -223,6 +253,38 @@ impl SliceArgs {
                 roll_longitude: self.roll_longitude,
                 group: self.group.clone(),
             },
+        ))
+    }
+}
+
+/// Options of the cmip6 package.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Cmip6Args {
+    /// What each dataset becomes: zarr (a store), json or parquet (kerchunk
+    /// references to the files' own chunks; parquet in fsspec's layout).
+    #[arg(long, default_value = "zarr", value_parser = ["zarr", "json", "parquet"])]
+    pub format: String,
+    /// Rows per Parquet file (with --format parquet).
+    #[arg(long, default_value_t = 10_000)]
+    pub record_size: usize,
+    #[command(flatten)]
+    pub zarr: ZarrWriting,
+    #[command(flatten)]
+    pub refs: RefWriting,
+}
+
+impl Cmip6Args {
+    /// The `cmip6` package with these options.
+    pub fn package(&self) -> anyhow::Result<stacforge_cmip6::Cmip6> {
+        let format = match self.format.as_str() {
+            "json" => stacforge_cmip6::Format::Json,
+            "parquet" => stacforge_cmip6::Format::Parquet(self.record_size),
+            _ => stacforge_cmip6::Format::Zarr,
+        };
+        Ok(stacforge_cmip6::Cmip6::new(
+            self.zarr.apply(Recipe::default())?,
+            format,
+            self.refs.options(),
         ))
     }
 }

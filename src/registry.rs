@@ -4,7 +4,7 @@
 //! `--help`, and builds the package from them: generic code never
 //! special-cases a package by id.
 
-use crate::array_options::{RefsArgs, SliceArgs, ZarrArgs};
+use crate::array_options::{Cmip6Args, RefsArgs, SliceArgs, ZarrArgs};
 use crate::options::CogArgs;
 use clap::{ArgMatches, Args as _, Command, FromArgMatches};
 use stacforge_core::Package;
@@ -95,6 +95,13 @@ pub fn entries() -> Vec<Entry> {
             create_item: false,
             args: RefsArgs::augment_args,
             build: |m| Ok(Box::new(RefsArgs::from_arg_matches(m)?.package())),
+        },
+        Entry {
+            id: "cmip6",
+            outputs: &["Zarr (v2, v3)", "references (kerchunk JSON, Parquet)"],
+            create_item: true,
+            args: Cmip6Args::augment_args,
+            build: |m| Ok(Box::new(Cmip6Args::from_arg_matches(m)?.package()?)),
         },
         // stacforge new-package registers packages above this line
     ]

@@ -16,24 +16,33 @@ use std::path::{Path, PathBuf};
 fn fixtures_of(id: &str) -> (Vec<PathBuf>, Option<usize>) {
     let (files, n) = builtin_fixtures(id).unwrap_or_else(|| {
         let dir = root().join("packages").join(id).join("fixtures");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "package {id} has no fixtures in tests/run.rs nor {}: {e}",
-                    dir.display()
-                )
-            })
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e != "md"))
-            .collect();
-        files.sort();
-        (files, 0)
+        assert!(
+            dir.is_dir(),
+            "package {id} has no fixtures in tests/run.rs nor {}",
+            dir.display()
+        );
+        (package_fixtures(&dir), 0)
     });
     (files, (n > 0).then_some(n))
 }
 
+/// A package's fixtures: every file under `dir` but documentation,
+/// generators and the `bad/` ones it must refuse.
+fn package_fixtures(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = tree(dir)
+        .into_iter()
+        .map(|(relative, _)| dir.join(relative))
+        .filter(|p| !p.starts_with(dir.join("bad")))
+        .filter(|p| p.extension().is_some_and(|e| e != "md" && e != "py"))
+        .collect();
+    files.sort();
+    files
+}
+
 fn builtin_fixtures(id: &str) -> Option<(Vec<PathBuf>, usize)> {
     Some(match id {
+        // Three datasets, one of two files (packages/cmip6/fixtures/README.md).
+        "cmip6" => (package_fixtures(&root().join("packages/cmip6/fixtures")), 3),
         "geotiff" => {
             let tifs = fixture_files("geotiff", "tif");
             let n = tifs.len();

@@ -213,12 +213,10 @@ fn a_run_over_the_shared_data_is_a_valid_catalog_and_reports_what_it_cannot_hand
         (
             "netcdf-refs",
             "cmip6-siconc",
+            // A curvilinear sea-ice grid: placed by its 2-D coordinates.
             cmip6("CMIP/SNU/SAM0-UNICON/historical/r1i1p1f1/SImon/siconc/gn/latest"),
             vec![],
-            vec![(
-                "siconc_SImon_SAM0-UNICON_historical_r1i1p1f1_gn_185001-185912.nc",
-                "no variable has x/y",
-            )],
+            vec![],
         ),
     ];
     for (package, collection, sources, extra, failures) in &cases {

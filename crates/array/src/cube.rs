@@ -14,7 +14,7 @@ fn array_err(e: Error) -> stacforge_core::Error {
     stacforge_core::Error::Convert(Box::new(e))
 }
 
-use crate::grid::{grid, Grid};
+use crate::grid::{curvilinear, grid, Grid};
 use crate::inventory::{Inventory, Variable};
 use crate::recipe::{self as recipes, Recipe};
 use crate::recipe::{read_f64, store_record};
@@ -186,7 +186,24 @@ pub fn of_store(store: &Path) -> Result<CubeProfile> {
 pub fn of_refs(refs: &References, origin: &Path) -> Result<CubeProfile> {
     let record = refs.record(origin)?;
     let inventory = refs.inventory(origin)?;
-    let read = |v: &Variable| refs.inline_values(&v.name, origin);
+    // Coordinates are inlined; one that is not (a large 2-D grid) is read
+    // from the first source, where it is local.
+    let first = (record.sources.first())
+        .map(|s| PathBuf::from(&s.record.href))
+        .filter(|p| p.is_file());
+    let read = |v: &Variable| {
+        refs.inline_values(&v.name, origin)
+            .or_else(|e| match &first {
+                Some(path) => {
+                    let reader = crate::inventory::Reader::open(path, None)?;
+                    match reader.inventory()?.var(&v.name) {
+                        Some(var) => reader.read_f64(var),
+                        None => Err(e),
+                    }
+                }
+                None => Err(e),
+            })
+    };
     let sources = (record.sources.iter())
         .map(|s| CubeSource {
             href: s.record.href.clone(),
@@ -229,10 +246,22 @@ fn profile(
             break;
         }
     }
-    let grid = the_grid.ok_or_else(|| {
-        grid_err("no variable has x/y (longitude/latitude or projected) coordinates; cannot place it on Earth".into())
-    })?;
-    let footprint = grid.footprint(store)?;
+    // A regular grid, else a curvilinear one (2-D latitude/longitude).
+    let regular = the_grid.as_ref();
+    let (footprint, crs, shape, geotransform) = match regular {
+        Some(grid) => (
+            grid.footprint(store)?,
+            grid.crs.clone(),
+            [grid.y.len, grid.x.len],
+            Some(grid.geotransform(false)),
+        ),
+        None => {
+            let c = curvilinear(inventory, read)?.ok_or_else(|| {
+                grid_err("no variable has x/y (longitude/latitude or projected) coordinates, regular or 2-D; cannot place it on Earth".into())
+            })?;
+            (c.footprint, wgs84(store)?, c.shape, None)
+        }
+    };
 
     let mut dimensions = Vec::new();
     let mut time = None;
@@ -249,7 +278,7 @@ fn profile(
             unit: None,
             description: None,
         };
-        if dim.name == grid.x_dim || dim.name == grid.y_dim {
+        if let Some(grid) = regular.filter(|g| dim.name == g.x_dim || dim.name == g.y_dim) {
             let (axis, a) = if dim.name == grid.x_dim {
                 ("x", &grid.x)
             } else {
@@ -297,7 +326,8 @@ fn profile(
         if dimensions.iter().any(|d| d.name == v.name) && v.dims.len() == 1 && v.dims[0] == v.name {
             continue;
         }
-        let coordinate = cf::is_coordinate(inventory, &v.name);
+        let coordinate =
+            cf::is_coordinate(inventory, &v.name) || cf::is_auxiliary(inventory, &v.name);
         variables.push(CubeVariable {
             name: v.name.clone(),
             dimensions: v.dims.clone(),
@@ -319,9 +349,9 @@ fn profile(
         format,
         dimensions,
         variables,
-        crs: grid.crs.clone(),
-        shape: [grid.y.len, grid.x.len],
-        geotransform: grid.geotransform(false),
+        crs,
+        shape,
+        geotransform,
         footprint,
         time,
         title: (inventory.attrs.get("title"))
@@ -330,6 +360,16 @@ fn profile(
         sources,
         concat_dim,
     })
+}
+
+/// WGS84 longitude/latitude, the reference system of 2-D coordinates.
+fn wgs84(path: &Path) -> Result<stacforge_core::Crs> {
+    let mut srs = gdal::spatial_ref::SpatialRef::from_epsg(4326).map_err(|source| Error::Gdal {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    Ok(stacforge_raster::inspect::crs(&srs, path)?)
 }
 
 fn finite(x: f64) -> Value {

@@ -63,27 +63,9 @@ impl Grid {
     /// The grid's footprint in WGS84 (longitudes normalised to −180–180).
     pub fn footprint(&self, path: &Path) -> Result<Footprint> {
         if self.geographic {
-            let (mut w, mut e) = self.x.edges();
+            let (w, e) = self.x.edges();
             let (s, n) = self.y.edges();
-            let (s, n) = (s.max(-90.0), n.min(90.0));
-            if e - w >= 359.999 {
-                (w, e) = (-180.0, 180.0);
-            } else if e > 180.0 {
-                if w >= 180.0 {
-                    w -= 360.0;
-                }
-                e -= 360.0;
-            }
-            let b = |w: f64, e: f64| vec![vec![[w, s], [e, s], [e, n], [w, n], [w, s]]];
-            let geometry = if w > e {
-                serde_json::json!({"type": "MultiPolygon", "coordinates": [b(w, 180.0), b(-180.0, e)]})
-            } else {
-                serde_json::json!({"type": "Polygon", "coordinates": b(w, e)})
-            };
-            return Ok(Footprint {
-                geometry,
-                bbox: [w, s, e, n],
-            });
+            return Ok(lonlat_footprint(w, e, s, n));
         }
         let profile = RasterProfile {
             width: self.x.len,
@@ -96,6 +78,132 @@ impl Grid {
         };
         Ok(stacforge_raster::footprint::of_extent(&profile, path)?)
     }
+}
+
+/// The footprint of the longitudes `w` to `e` (east of `w`, up to 360° on;
+/// 0–360 or −180–180) and latitudes `s` to `n`: a polygon, or two where it
+/// crosses the antimeridian; longitudes normalised to −180–180.
+pub fn lonlat_footprint(mut w: f64, mut e: f64, s: f64, n: f64) -> Footprint {
+    let (s, n) = (s.max(-90.0), n.min(90.0));
+    if e - w >= 359.999 {
+        (w, e) = (-180.0, 180.0);
+    } else if e > 180.0 {
+        if w >= 180.0 {
+            w -= 360.0;
+        }
+        e -= 360.0;
+    }
+    let b = |w: f64, e: f64| vec![vec![[w, s], [e, s], [e, n], [w, n], [w, s]]];
+    let geometry = if w > e {
+        serde_json::json!({"type": "MultiPolygon", "coordinates": [b(w, 180.0), b(-180.0, e)]})
+    } else {
+        serde_json::json!({"type": "Polygon", "coordinates": b(w, e)})
+    };
+    Footprint {
+        geometry,
+        bbox: [w, s, e, n],
+    }
+}
+
+/// The narrowest span of longitudes covering every one of `lons` (any
+/// convention), as (west, east) with east ≥ west and west in −180–180:
+/// the circle less its widest gap between neighbouring values.
+pub fn lon_span(lons: &[f64]) -> Option<(f64, f64)> {
+    let mut l: Vec<f64> = lons
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| (v + 180.0).rem_euclid(360.0) - 180.0)
+        .collect();
+    l.sort_by(f64::total_cmp);
+    let (first, last) = (*l.first()?, *l.last()?);
+    // The gap after each value, the last one wrapping round to the first.
+    let (mut widest, mut after) = (first + 360.0 - last, l.len() - 1);
+    for (i, pair) in l.windows(2).enumerate() {
+        if pair[1] - pair[0] > widest {
+            (widest, after) = (pair[1] - pair[0], i);
+        }
+    }
+    let west = l[(after + 1) % l.len()];
+    let east = l[after];
+    Some((west, if east < west { east + 360.0 } else { east }))
+}
+
+/// A grid whose latitudes and longitudes are 2-D auxiliary coordinates
+/// (CF `coordinates`), as ocean and sea-ice models' curvilinear grids
+/// have: its footprint comes from the coordinates (and the cells' vertices,
+/// CF `bounds`), not from a guessed regular grid.
+#[derive(Debug, Clone)]
+pub struct Curvilinear {
+    /// The row and column dimensions (`j`, `i`).
+    pub dims: [String; 2],
+    /// Rows and columns.
+    pub shape: [usize; 2],
+    /// The 2-D latitude and longitude variables.
+    pub coordinates: [String; 2],
+    /// The cells' extent.
+    pub footprint: Footprint,
+}
+
+/// The curvilinear grid of the first variable that has one.
+pub fn curvilinear(
+    inventory: &Inventory,
+    read: &dyn Fn(&Variable) -> crate::Result<Vec<f64>>,
+) -> Result<Option<Curvilinear>> {
+    for var in inventory.vars.iter().filter(|v| v.dims.len() >= 2) {
+        let Some(names) = var.attr_str("coordinates") else {
+            continue;
+        };
+        let plane = &var.dims[var.dims.len() - 2..];
+        let aux: Vec<&Variable> = (names.split_whitespace())
+            .filter_map(|n| inventory.var(n))
+            .filter(|c| c.dims == plane)
+            .collect();
+        let find = |axis: Axis| {
+            aux.iter()
+                .find(|c| {
+                    // As a 1-D coordinate would be, by its units or name.
+                    let mut flat: Variable = (**c).clone();
+                    flat.dims.truncate(1);
+                    cf::horizontal_axis(&flat) == Some(axis)
+                })
+                .copied()
+        };
+        let (Some(lat), Some(lon)) = (find(Axis::Y), find(Axis::X)) else {
+            continue;
+        };
+        // Values and vertices, without fill values and the out-of-range
+        // markers (1e20, 1e30) models leave over land.
+        let valid = |c: &Variable, range: std::ops::RangeInclusive<f64>| -> Result<Vec<f64>> {
+            let mut values = read(c)?;
+            if let Some(b) = c.attr_str("bounds").and_then(|b| inventory.var(b)) {
+                values.extend(read(b)?);
+            }
+            let fill = [c.attr_f64("_FillValue"), c.attr_f64("missing_value")];
+            values.retain(|v| range.contains(v) && !fill.contains(&Some(*v)));
+            Ok(values)
+        };
+        let lats = valid(lat, -90.0..=90.0)?;
+        let lons = valid(lon, -360.0..=720.0)?;
+        let (Some((w, e)), false) = (lon_span(&lons), lats.is_empty()) else {
+            return Err(Error::Grid {
+                path: inventory.path.clone(),
+                message: format!(
+                    "`{}` and `{}` (the 2-D coordinates of `{}`) have no valid value",
+                    lat.name, lon.name, var.name
+                ),
+            });
+        };
+        let s = lats.iter().copied().fold(f64::INFINITY, f64::min);
+        let n = lats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let len = |d: &str| inventory.dim(d).map_or(0, |d| d.len);
+        return Ok(Some(Curvilinear {
+            dims: [plane[0].clone(), plane[1].clone()],
+            shape: [len(&plane[0]), len(&plane[1])],
+            coordinates: [lat.name.clone(), lon.name.clone()],
+            footprint: lonlat_footprint(w, e, s, n),
+        }));
+    }
+    Ok(None)
 }
 
 /// The horizontal grid of `var` (its last two dimensions), or `None` when
@@ -149,11 +257,24 @@ pub fn grid(
     let axis = |c: &Variable| -> Result<RegularAxis> {
         let k = scale(c)?;
         let values: Vec<f64> = read(c)?.into_iter().map(|v| v * k).collect();
-        if values.len() == 1 {
-            return Err(unsupported(format!(
-                "`{}` has a single value; its cell size is unknown",
-                c.name
-            )));
+        if values.len() == 1 && values[0].is_finite() {
+            // One cell: its size is its CF bounds' (`lat_bnds`).
+            let bounds = (c.attr_str("bounds"))
+                .and_then(|b| inventory.var(b))
+                .map(read)
+                .transpose()?
+                .filter(|b| b.len() == 2 && b.iter().all(|v| v.is_finite()) && b[0] != b[1]);
+            return match bounds {
+                Some(b) => Ok(RegularAxis {
+                    first: values[0],
+                    step: (b[1] - b[0]) * k,
+                    len: 1,
+                }),
+                None => Err(unsupported(format!(
+                    "`{}` has a single value and no bounds; its cell size is unknown",
+                    c.name
+                ))),
+            };
         }
         if let Some(at) = values.iter().position(|v| !v.is_finite()) {
             return Err(unsupported(format!(

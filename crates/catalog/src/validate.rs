@@ -167,6 +167,35 @@ impl Validator {
         Ok(urls)
     }
 
+    /// The extension schemas `document` declares that the folder has no
+    /// copy of (they cannot be checked offline).
+    pub fn missing_extensions(&self, document: &Value) -> Vec<String> {
+        let Ok(urls) = Self::schemas_for(document) else {
+            return Vec::new();
+        };
+        urls.into_iter()
+            .skip(1) // the core schema
+            .filter(|url| local_path(&self.root, url).1.is_none())
+            .collect()
+    }
+
+    /// Every problem `document` has against the schemas the folder holds,
+    /// and the declared extensions it holds no schema of (left unchecked).
+    pub fn validate_available(&self, document: &Value) -> Result<(Vec<Problem>, Vec<String>)> {
+        let missing = self.missing_extensions(document);
+        if missing.is_empty() {
+            return Ok((self.validate(document)?, missing));
+        }
+        let mut checked = document.clone();
+        if let Some(list) = checked
+            .get_mut("stac_extensions")
+            .and_then(Value::as_array_mut)
+        {
+            list.retain(|u| !u.as_str().is_some_and(|u| missing.iter().any(|m| m == u)));
+        }
+        Ok((self.validate(&checked)?, missing))
+    }
+
     /// Every problem `document` has; empty when it is valid. An `Err` means
     /// validation itself could not run (a schema is missing).
     pub fn validate(&self, document: &Value) -> Result<Vec<Problem>> {

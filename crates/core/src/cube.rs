@@ -138,8 +138,9 @@ pub struct CubeProfile {
     pub crs: Crs,
     /// Rows and columns of the horizontal grid.
     pub shape: [usize; 2],
-    /// The grid's north-up transform, in GDAL order.
-    pub geotransform: [f64; 6],
+    /// The grid's north-up transform, in GDAL order; none for a
+    /// curvilinear grid (2-D latitude and longitude).
+    pub geotransform: Option<[f64; 6]>,
     /// Where the grid lies on Earth.
     pub footprint: Footprint,
     /// First and last time step.
@@ -262,11 +263,12 @@ pub fn cube_item(job: &Job, artifact: &Artifact) -> Result<Item> {
         }
     }
     fields.insert("proj:shape".into(), json!(profile.shape));
-    let g = profile.geotransform;
-    fields.insert(
-        "proj:transform".into(),
-        json!([g[1], g[2], g[0], g[4], g[5], g[3]]),
-    );
+    if let Some(g) = profile.geotransform {
+        fields.insert(
+            "proj:transform".into(),
+            json!([g[1], g[2], g[0], g[4], g[5], g[3]]),
+        );
+    }
     if let Some(title) = &profile.title {
         props.title = Some(title.clone());
     }
@@ -361,7 +363,7 @@ mod tests {
                 projjson: None,
             },
             shape: [2, 4],
-            geotransform: [0.0, 90.0, 0.0, 90.0, 0.0, -90.0],
+            geotransform: Some([0.0, 90.0, 0.0, 90.0, 0.0, -90.0]),
             footprint: Footprint {
                 geometry: json!({"type": "Polygon", "coordinates": [[[0.0, -90.0], [360.0, -90.0], [360.0, 90.0], [0.0, 90.0], [0.0, -90.0]]]}),
                 bbox: [0.0, -90.0, 360.0, 90.0],

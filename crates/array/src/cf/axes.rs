@@ -74,6 +74,16 @@ pub fn is_coordinate(inventory: &Inventory, name: &str) -> bool {
         .any(|d| coordinate(inventory, &d.name).is_some_and(|c| c.name == name))
 }
 
+/// Whether `name` is another variable's auxiliary coordinate or cell
+/// bounds (CF `coordinates`, `bounds`): 2-D latitudes, `time_bnds`.
+pub fn is_auxiliary(inventory: &Inventory, name: &str) -> bool {
+    inventory.vars.iter().any(|v| {
+        v.attr_str("coordinates")
+            .is_some_and(|c| c.split_whitespace().any(|n| n == name))
+            || v.attr_str("bounds") == Some(name)
+    })
+}
+
 /// Summary of a regular horizontal axis.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RegularAxis {

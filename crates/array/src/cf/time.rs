@@ -38,7 +38,7 @@ impl Calendar {
     }
 
     /// Day number of a date in this calendar (days on a continuous count).
-    fn day_number(self, y: i64, m: i64, d: i64) -> i64 {
+    pub fn day_number(self, y: i64, m: i64, d: i64) -> i64 {
         match self {
             Self::ProlepticGregorian => gregorian_jdn(y, m, d),
             Self::Julian => julian_jdn(y, m, d),
@@ -56,7 +56,7 @@ impl Calendar {
     }
 
     /// The date of a day number.
-    fn date(self, n: i64) -> (i64, i64, i64) {
+    pub fn date(self, n: i64) -> (i64, i64, i64) {
         match self {
             Self::ProlepticGregorian => gregorian_from_jdn(n),
             Self::Julian => julian_from_jdn(n),

@@ -75,6 +75,7 @@ pub fn append(
             plan.is_placeholder(name),
             &index,
             None,
+            true,
         )?;
         for key in ["dtype", "filters", "compressor", "fill_value"] {
             if stored[key] != vr.zarray[key] {

@@ -44,7 +44,23 @@ pub(super) struct VarRefs {
     pub(super) chunk_shape: Vec<u64>,
 }
 
-/// References of one variable of one file.
+/// Whether `var` of a file is small enough to be inlined: under the
+/// threshold, listed as loadable, or an auxiliary coordinate or bounds
+/// variable up to [`AUX_INLINE_LIMIT`]. Auxiliary coordinates and cell
+/// bounds (2-D latitudes, `time_bnds`) are wanted at once, and a file's
+/// bounds need not fill whole chunks of the combined array.
+fn small_enough(inventory: &Inventory, var: &crate::Variable, options: &RefOptions) -> bool {
+    let size = var.dtype.map_or(4, |t| t.size()) as u64;
+    let bytes = var.shape.iter().map(|&n| n as u64).product::<u64>() * size;
+    bytes <= options.inline_threshold
+        || options.loadable.contains(&var.name)
+        || (cf::is_auxiliary(inventory, &var.name) && bytes <= AUX_INLINE_LIMIT)
+}
+
+/// References of one variable of one file. `by_size`: whether it may be
+/// inlined for being small (not when a combined variable is small in some
+/// files only: every file must place it the same way).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn var_refs(
     inventory: &Inventory,
     name: &str,
@@ -53,6 +69,7 @@ pub(super) fn var_refs(
     placeholder: bool,
     index: &Index,
     preloaded: Option<&[u8]>,
+    by_size: bool,
 ) -> Result<VarRefs> {
     let (h5, nc3) = match index {
         Index::Hdf5(h5) => (Some(h5), None),
@@ -72,13 +89,12 @@ pub(super) fn var_refs(
     } else {
         var.dtype.expect("numeric")
     };
-    let bytes = shape.iter().product::<u64>() * dtype.size() as u64;
     let storage = match (h5, placeholder || preloaded.is_some()) {
         (Some(h5), false) => Some(h5.storage(&dataset)?),
         _ => None,
     };
     let is_coord = var.dims.len() == 1 && cf::is_coordinate(inventory, name);
-    let small = bytes <= options.inline_threshold || options.loadable.iter().any(|l| l == name);
+    let small = by_size && small_enough(inventory, var, options);
     let inlined = placeholder
         || preloaded.is_some()
         || var.dims.is_empty()
@@ -223,6 +239,19 @@ pub(super) fn var_refs(
     })
 }
 
+/// A variable's attributes, from the first file that has it (as xarray's
+/// open_mfdataset and the Zarr stores take them).
+fn set_attrs_once(out: &mut References, name: &str, vr: &VarRefs) {
+    let key = format!("{name}/.zattrs");
+    if !out.refs.contains_key(&key) {
+        out.set_json(key, &Value::Object(vr.zattrs.clone()));
+    }
+}
+
+/// The largest auxiliary coordinate or bounds variable (per file) inlined
+/// whatever the threshold.
+const AUX_INLINE_LIMIT: u64 = 1 << 20;
+
 pub(super) fn source_url(path: &Path, options: &RefOptions) -> String {
     match &options.url_prefix {
         Some(prefix) => format!(
@@ -277,6 +306,17 @@ pub(super) fn build(
         Some((refs, origin, _)) => refs.record(origin)?.sources,
         None => Vec::new(),
     };
+    // A variable is inlined for its size only if it is small in every file.
+    let by_size: BTreeMap<&str, bool> = (plan.specs.iter())
+        .map(|spec| {
+            let small = plan.sources().all(|(inventory, _, _, _)| {
+                inventory
+                    .var(&spec.name)
+                    .is_none_or(|v| small_enough(inventory, v, options))
+            });
+            (spec.name.as_str(), small)
+        })
+        .collect();
     // Concatenated coordinate values (inline bytes), in order.
     let mut concat_inline: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut first_kind: Option<(&Path, &'static str)> = None;
@@ -328,21 +368,22 @@ pub(super) fn build(
                 plan.is_placeholder(name),
                 &index,
                 preloaded,
+                by_size[name.as_str()],
             )?;
             let mut zarray = vr.zarray.clone();
             let Some(p) = along else {
                 out.set_json(format!("{name}/.zarray"), &zarray);
-                out.set_json(format!("{name}/.zattrs"), &Value::Object(vr.zattrs.clone()));
+                set_attrs_once(&mut out, name, &vr);
                 for (index, r) in vr.chunks {
                     out.refs.insert(chunk_key(name, &index), r);
                 }
                 continue;
             };
             let global = offset0 + offset;
-            let inline_coord =
-                vr.chunks.len() == 1 && vr.chunks[0].1.is_string() && var.dims.len() == 1;
+            let inline_coord = vr.chunks.len() == 1 && vr.chunks[0].1.is_string() && p == 0;
             if inline_coord {
-                // A 1-D coordinate along the concatenation: values merged.
+                // Inlined and concatenated along its first dimension (a
+                // coordinate, bounds): values merged, row after row.
                 let bytes =
                     decode_inline(vr.chunks[0].1.as_str().unwrap_or_default()).unwrap_or_default();
                 let merged = concat_inline
@@ -350,7 +391,7 @@ pub(super) fn build(
                     .or_insert_with(|| match previous {
                         Some((refs, _, _)) => refs
                             .refs
-                            .get(&format!("{name}/0"))
+                            .get(&chunk_key(name, &vec![0; var.dims.len()]))
                             .and_then(Value::as_str)
                             .and_then(decode_inline)
                             .unwrap_or_default(),
@@ -360,7 +401,7 @@ pub(super) fn build(
                 zarray["shape"][p] = json!(total);
                 zarray["chunks"][p] = json!(total);
                 out.set_json(format!("{name}/.zarray"), &zarray);
-                out.set_json(format!("{name}/.zattrs"), &Value::Object(vr.zattrs.clone()));
+                set_attrs_once(&mut out, name, &vr);
                 continue;
             }
             let c = vr.chunk_shape[p] as usize;
@@ -389,7 +430,7 @@ pub(super) fn build(
             }
             zarray["shape"][p] = json!(total);
             out.set_json(format!("{name}/.zarray"), &zarray);
-            out.set_json(format!("{name}/.zattrs"), &Value::Object(vr.zattrs.clone()));
+            set_attrs_once(&mut out, name, &vr);
             for (mut index, r) in vr.chunks {
                 index[p] += (global / c) as u64;
                 out.refs.insert(chunk_key(name, &index), r);
@@ -410,11 +451,21 @@ pub(super) fn build(
             .as_str()
             .and_then(parse_v2_dtype)
             .map_or(1, |(t, _)| t.size());
-        let n = bytes.len() / item;
-        zarray["shape"] = json!([n]);
-        zarray["chunks"] = json!([n.max(1)]);
+        // Rows along the first dimension, the others as in each file.
+        let row: usize = (zarray["shape"].as_array().into_iter().flatten())
+            .skip(1)
+            .filter_map(Value::as_u64)
+            .product::<u64>() as usize;
+        let n = bytes.len() / item / row.max(1);
+        let mut shape = zarray["shape"].clone();
+        shape[0] = json!(n);
+        let mut chunks = shape.clone();
+        chunks[0] = json!(n.max(1));
+        zarray["shape"] = shape;
+        zarray["chunks"] = chunks;
+        let origin = vec![0; zarray["shape"].as_array().map_or(1, Vec::len)];
         out.set_json(zarray_key, &zarray);
-        out.refs.insert(format!("{name}/0"), inline(&bytes));
+        out.refs.insert(chunk_key(&name, &origin), inline(&bytes));
     }
     let mut attrs = plan.attributes().clone();
     if let Some((refs, origin, _)) = previous {

@@ -1,0 +1,185 @@
+//! The `cmip6` package: CMIP6 model output as ESGF publishes it, one unit
+//! per dataset.
+//!
+//! - [`drs`]: a file's facets from its DRS name and directories; files are
+//!   grouped into datasets (`CMIP6.<activity>.<institution>.<source>.
+//!   <experiment>.<member>.<table>.<variable>.<grid>[.<version>]`), one
+//!   unit and one item each.
+//! - [`check`]: before anything is written, every file's name must agree
+//!   with its global attributes, and the files of a dataset must follow one
+//!   another in time (no gap, no overlap) with one calendar, one set of
+//!   units and one data type; a refusal names both files.
+//! - Each dataset becomes one Zarr store (default) or kerchunk references
+//!   (JSON or Parquet) through the array engine, which keeps CF calendars
+//!   and 2-D (curvilinear) coordinates as they are; the item carries the
+//!   CMIP6 extension's fields from the global attributes, the datacube
+//!   extension, and a `via` link to every file with its size, checksum and
+//!   ESGF `tracking_id`.
+
+pub mod check;
+pub mod drs;
+pub mod errata;
+pub mod facets;
+
+use stacforge_array::cube::{
+    describe_cube, refs_artifact, store_artifact, write_refs, write_store,
+};
+use stacforge_array::recipe::Recipe;
+use stacforge_array::refs::RefOptions;
+use stacforge_core::{Artifact, Job, Package, Result, Unit};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+const COLLECTION: &str = include_str!("../data/collection.json");
+
+/// The CMIP6 extension's schema.
+pub const EXTENSION: &str = "https://stac-extensions.github.io/cmip6/v2.0.0/schema.json";
+
+/// What each dataset becomes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Format {
+    /// A Zarr store (the recipe's Zarr version).
+    #[default]
+    Zarr,
+    /// Kerchunk references in one JSON file.
+    Json,
+    /// Kerchunk references in fsspec's Parquet layout, this many rows a file.
+    Parquet(usize),
+}
+
+/// The cmip6 package.
+#[derive(Debug, Clone, Default)]
+pub struct Cmip6 {
+    recipe: Recipe,
+    format: Format,
+    refs: RefOptions,
+}
+
+impl Cmip6 {
+    /// The package writing `format`, combining each dataset's files with
+    /// `recipe` (its sources are set for each unit) and writing references
+    /// with `refs`.
+    pub fn new(recipe: Recipe, format: Format, refs: RefOptions) -> Cmip6 {
+        Cmip6 {
+            recipe,
+            format,
+            refs,
+        }
+    }
+}
+
+/// A package error, as the run loop reports it.
+pub(crate) fn err(e: check::Error) -> stacforge_core::Error {
+    stacforge_core::Error::Convert(Box::new(e))
+}
+
+impl Package for Cmip6 {
+    fn id(&self) -> &'static str {
+        "cmip6"
+    }
+
+    fn title(&self) -> &'static str {
+        "CMIP6 model output from ESGF: one Zarr store (or references) and one item per dataset, from DRS names and global attributes"
+    }
+
+    fn collection(&self) -> Result<stac::Collection> {
+        stacforge_core::package::static_collection("cmip6", COLLECTION)
+    }
+
+    /// One unit per dataset, its files in time order. A file whose name is
+    /// not a DRS name, or whose dataset cannot be told, is a unit of its
+    /// own, refused when it is converted (so it spoils no other dataset).
+    fn plan(&self, sources: &[PathBuf]) -> Result<Vec<Unit>> {
+        if sources.is_empty() {
+            return Err(stacforge_core::Error::Plan {
+                reason: "no sources were given".into(),
+            });
+        }
+        let mut datasets: BTreeMap<String, Vec<(String, PathBuf)>> = BTreeMap::new();
+        for source in sources {
+            let (id, order) = match check::dataset_of(source) {
+                Ok((id, name)) => {
+                    let start = name.time_range.map(|(s, _)| s).unwrap_or_default();
+                    (id, start)
+                }
+                Err(_) => (unit_id_of_unknown(source), String::new()),
+            };
+            datasets
+                .entry(id)
+                .or_default()
+                .push((order, source.clone()));
+        }
+        Ok(datasets
+            .into_iter()
+            .map(|(item_id, mut files)| {
+                files.sort();
+                files.dedup_by(|a, b| a.1 == b.1);
+                Unit {
+                    item_id,
+                    sources: files.into_iter().map(|(_, p)| p).collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// The dataset checked, then one Zarr store (or references) of its
+    /// files in the job's work directory; the item's CMIP6 fields ride
+    /// along in the artifact.
+    fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
+        let paths: Vec<PathBuf> = job.sources.iter().map(|s| s.path.clone()).collect();
+        let dataset = check::dataset(&paths).map_err(err)?;
+        let recipe = Recipe {
+            sources: paths,
+            // Fixed fields have no time to combine along.
+            concat_dim: if dataset.fixed {
+                None
+            } else {
+                self.recipe.concat_dim.clone()
+            },
+            ..self.recipe.clone()
+        };
+        let mut artifact = match self.format {
+            Format::Zarr => {
+                let store = job.workdir.join(format!("{}.zarr", job.item_id));
+                write_store(&recipe, &store, false)?;
+                store_artifact(&store, None)?
+            }
+            Format::Json | Format::Parquet(_) => {
+                let (name, rows) = match self.format {
+                    Format::Parquet(rows) => (format!("{}.refs.parq", job.item_id), Some(rows)),
+                    _ => (format!("{}.refs.json", job.item_id), None),
+                };
+                let out = job.workdir.join(name);
+                let (references, _) = write_refs(&recipe, &self.refs, &out, rows)?;
+                refs_artifact(&references, &out, None)?
+            }
+        };
+        artifact.properties = facets::properties(&dataset);
+        artifact.key = "data".into();
+        Ok(vec![artifact])
+    }
+
+    /// The item from the artifact's cube profile and the CMIP6 fields: no
+    /// file is opened.
+    fn describe(&self, job: &Job, artifacts: &[Artifact]) -> Result<stac::Item> {
+        let mut job = job.clone();
+        let properties = artifacts
+            .first()
+            .map(|a| a.properties.clone())
+            .unwrap_or_default();
+        // A fixed field has no time axis: it is dated by its creation.
+        if job.datetime.is_none() {
+            job.datetime = facets::fixed_field_datetime(&properties)?;
+        }
+        let mut item = describe_cube(&job, artifacts)?;
+        facets::apply(&mut item, &job, properties);
+        Ok(item)
+    }
+}
+
+/// The unit id of a file that names no dataset: its file stem.
+fn unit_id_of_unknown(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,274 @@
+//! The cmip6 package over the real ESGF files in ../shared/data/cmip6 (in
+//! their DRS directory layout) and over its own fixtures: one item per
+//! dataset, valid, with the CMIP6 fields of the files' global attributes;
+//! xarray (with cftime) reads each store and each set of references as it
+//! reads the source files with open_mfdataset; broken datasets are refused
+//! naming the files.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Every `.nc` under `dir`, sorted.
+fn netcdf_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = tree(dir)
+        .into_iter()
+        .map(|(relative, _)| dir.join(relative))
+        .filter(|p| p.extension().is_some_and(|e| e == "nc"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The dataset id of a file, from its directories as ESGF lays them out
+/// (`<activity>/<institution>/<source>/<experiment>/<member>/<table>/
+/// <variable>/<grid>/<version>/`; `files/dYYYYMMDD` is version
+/// vYYYYMMDD, `latest` none): the oracle the package's ids are held to.
+fn dataset_id(root: &Path, file: &Path) -> String {
+    let dirs: Vec<String> = file
+        .parent()
+        .unwrap()
+        .strip_prefix(root)
+        .unwrap()
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut id = format!("CMIP6.{}", dirs[..8].join("."));
+    let version = dirs[8..].join("/");
+    if let Some(v) = version.strip_prefix('v') {
+        id.push_str(&format!(".v{v}"));
+    } else if let Some(d) = version.strip_prefix("files/d") {
+        id.push_str(&format!(".v{d}"));
+    }
+    id
+}
+
+fn cmip6_run(sources: &[PathBuf], out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["run".to_string(), "cmip6".into()];
+    args.extend(sources.iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    stacforge(&args)
+}
+
+/// The items of a catalog by id, with their paths.
+fn items(catalog: &Path) -> Vec<(String, PathBuf, Value)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(catalog.join("items")).unwrap() {
+        let dir = entry.unwrap().path();
+        let id = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let path = dir.join(format!("{id}.json"));
+        let doc = json(&path);
+        found.push((id, path, doc));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// Checks, in one Python run, that each output (store or references of the
+/// item with that id beside it, `<id>.<suffix>`) reads in xarray as its
+/// source files do.
+fn assert_reads_as_sources(venv: &Path, found: &[(String, PathBuf, Value)], suffix: &str) {
+    let cases: Vec<Value> = (found.iter())
+        .map(|(id, path, item)| {
+            let output = path.parent().unwrap().join(format!("{id}.{suffix}"));
+            serde_json::json!({"output": output, "files": via_files(item)})
+        })
+        .collect();
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), serde_json::to_vec(&cases).unwrap()).unwrap();
+    assert_python_check(venv, "cmip6_equal.py", &[list.path()]);
+}
+
+/// The local files an item's `via` links name, in order.
+fn via_files(item: &Value) -> Vec<String> {
+    item["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "via")
+        .map(|l| {
+            let href = l["href"].as_str().unwrap().trim_start_matches("file://");
+            stacforge_core::href::decode(href).unwrap()
+        })
+        .collect()
+}
+
+/// Every ESGF file in ../shared/data/cmip6, run at once: one item per
+/// dataset (counted from the directories here), valid against the official
+/// schemas (the CMIP6 extension's is not among them: its fields are checked
+/// against the files' global attributes, read with netCDF4), the known
+/// erratum of the DWD files corrected and said; every store reads in
+/// xarray as open_mfdataset reads its files.
+#[test]
+fn every_esgf_dataset_becomes_one_item_that_xarray_reads_as_its_files() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let root = data.join("cmip6");
+    let files = netcdf_under(&root);
+    let expected: BTreeSet<String> = files.iter().map(|f| dataset_id(&root, f)).collect();
+    assert_eq!(expected.len(), 11, "{expected:#?}");
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("zarr");
+    let ran = cmip6_run(&files, &out, &[]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    let found = items(&out);
+    let ids: BTreeSet<String> = found.iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(ids, expected);
+
+    assert_schema_valid(&out.join("collection.json"));
+    let mut paths = Vec::new();
+    for (id, path, item) in &found {
+        assert_schema_valid(path);
+        assert!(
+            item["stac_extensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == stacforge_cmip6::EXTENSION),
+            "{id}"
+        );
+        // The DWD files say table Amon and frequency mon for daily data
+        // (PCMDI/cmor#691): corrected, and listed.
+        let corrections = &item["properties"]["stacforge:corrections"];
+        if id.contains(".DWD.") {
+            assert_eq!(item["properties"]["cmip6:table_id"], "day");
+            assert_eq!(item["properties"]["cmip6:frequency"], "day");
+            assert_eq!(corrections.as_array().unwrap().len(), 2, "{id}");
+        } else {
+            assert!(corrections.is_null(), "{id}: {corrections}");
+        }
+        paths.push(path.display().to_string());
+    }
+    assert_python_check(&venv, "cmip6_fields.py", &paths);
+
+    // The fixed field is dated by its creation; the curvilinear sea-ice
+    // grid's footprint comes from its 2-D coordinates.
+    let (_, _, fx) = found.iter().find(|(id, _, _)| id.contains(".fx.")).unwrap();
+    assert_eq!(
+        fx["properties"]["datetime"],
+        fx["properties"]["cmip6:creation_date"]
+    );
+    let (_, _, si) = found
+        .iter()
+        .find(|(id, _, _)| id.contains(".siconc."))
+        .unwrap();
+    let bbox: Vec<f64> = serde_json::from_value(si["bbox"].clone()).unwrap();
+    assert!(bbox[1] > -80.0 && bbox[3] < 47.0, "{bbox:?}");
+    assert!(si["properties"].get("proj:transform").is_none());
+
+    assert_reads_as_sources(&venv, &found, "zarr");
+}
+
+/// The same datasets as kerchunk references in fsspec's Parquet layout
+/// (what ESGF's compute team asked for) and as JSON: xarray through fsspec
+/// reads each as open_mfdataset reads its files, 2-D coordinates, bounds
+/// and calendars included.
+#[test]
+fn every_esgf_dataset_as_references_reads_as_its_files() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let files = netcdf_under(&data.join("cmip6"));
+    let work = tempfile::tempdir().unwrap();
+    for (format, suffix) in [("parquet", "refs.parq"), ("json", "refs.json")] {
+        let out = work.path().join(format);
+        let ran = cmip6_run(&files, &out, &["--format", format]);
+        assert!(ran.status.success(), "{format}: {}", text(&ran));
+        let found = items(&out);
+        assert_eq!(found.len(), 11);
+        for (_, path, _) in &found {
+            assert_schema_valid(path);
+        }
+        assert_reads_as_sources(&venv, &found, suffix);
+    }
+}
+
+/// The package's fixtures: three datasets (one of two files, a fixed
+/// field, a curvilinear grid), checked like the real ones; and what it
+/// must refuse, each refusal naming the files and why.
+#[test]
+fn fixtures_become_items_and_broken_datasets_are_refused_naming_the_files() {
+    let fixtures = root().join("packages/cmip6/fixtures");
+    let work = tempfile::tempdir().unwrap();
+    let good: Vec<PathBuf> = netcdf_under(&fixtures)
+        .into_iter()
+        .filter(|p| !p.starts_with(fixtures.join("bad")))
+        .collect();
+    let out = work.path().join("good");
+    let ran = cmip6_run(&good, &out, &[]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    let found = items(&out);
+    let ids: BTreeSet<String> = found.iter().map(|(id, _, _)| id.clone()).collect();
+    let expected: BTreeSet<String> = good.iter().map(|f| dataset_id(&fixtures, f)).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(ids.len(), 3);
+    if let Some(venv) = interop_venv() {
+        let paths: Vec<String> = found
+            .iter()
+            .map(|(_, p, _)| p.display().to_string())
+            .collect();
+        assert_python_check(&venv, "cmip6_fields.py", &paths);
+        assert_reads_as_sources(&venv, &found, "zarr");
+    }
+
+    for (case, says) in [
+        ("gap", "a gap in time: the first ends 185012, so the next should start 185101, but it starts 185201"),
+        ("calendars", "calendars differ: noleap and 360_day"),
+        ("name", "the file name says variable_id `pr`, its global attribute `variable_id` says `tas`"),
+    ] {
+        let files = netcdf_under(&fixtures.join("bad").join(case));
+        let ran = cmip6_run(&files, &work.path().join(case), &[]);
+        assert_eq!(ran.status.code(), Some(1), "{case}: {}", text(&ran));
+        let said = text(&ran);
+        assert!(said.contains(says), "{case}: {said}");
+        for f in &files {
+            assert!(said.contains(&f.display().to_string()), "{case} names {}: {said}", f.display());
+        }
+        // Nothing of the refused dataset is published.
+        assert!(!work.path().join(case).join("items").exists() || items(&work.path().join(case)).is_empty());
+    }
+}
+
+/// One bad dataset among good ones spoils nothing: the good datasets are
+/// written, the bad one is reported.
+#[test]
+fn a_refused_dataset_leaves_the_others_written() {
+    let fixtures = root().join("packages/cmip6/fixtures");
+    let mut files = netcdf_under(&fixtures.join("CMIP"));
+    files.extend(netcdf_under(&fixtures.join("bad/name")));
+    let work = tempfile::tempdir().unwrap();
+    let ran = cmip6_run(&files, work.path(), &[]);
+    assert_eq!(ran.status.code(), Some(1), "{}", text(&ran));
+    let found = items(work.path());
+    assert_eq!(found.len(), 1, "{}", text(&ran));
+    assert!(found[0].0.ends_with(".Amon.tas.gn.v20250101"));
+}
+
+/// The fixture generator still writes the committed bytes.
+#[test]
+fn the_fixture_generator_reproduces_the_fixtures() {
+    let Some(venv) = interop_venv() else {
+        return;
+    };
+    let fixtures = root().join("packages/cmip6/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(venv.join("bin/python"))
+        .arg(fixtures.join("generate.py"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let committed: Vec<_> = tree(&fixtures)
+        .into_iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "nc"))
+        .collect();
+    assert_eq!(
+        tree(dir.path()),
+        committed,
+        "regenerate the fixtures and commit them"
+    );
+}

@@ -267,10 +267,33 @@ pub struct Cmip6Args {
     /// Rows per Parquet file (with --format parquet).
     #[arg(long, default_value_t = 10_000)]
     pub record_size: usize,
+    /// Keep only the cells whose centres are in this box: WEST,SOUTH,EAST,NORTH
+    /// in degrees (−180–180 or 0–360, either way for the data's grid;
+    /// curvilinear grids: the smallest index box holding those cells).
+    #[arg(long, value_name = "W,S,E,N", value_parser = parse_bbox, allow_hyphen_values = true)]
+    pub bbox: Option<[f64; 4]>,
+    /// Keep only the time steps from START to END (YYYY-MM-DD[THH:MM[:SS]],
+    /// in the data's own calendar: 2005-02-30 is a day of a 360-day year;
+    /// a bare END date includes that day).
+    #[arg(long, value_name = "START/END")]
+    pub time: Option<String>,
+    /// Keep only the vertical levels from LO to HI, in the vertical
+    /// coordinate's units (e.g. 85000/50000 Pa).
+    #[arg(long, value_name = "LO/HI", allow_hyphen_values = true)]
+    pub level: Option<String>,
     #[command(flatten)]
     pub zarr: ZarrWriting,
     #[command(flatten)]
     pub refs: RefWriting,
+}
+
+fn parse_bbox(text: &str) -> Result<[f64; 4], String> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{text}` is not WEST,SOUTH,EAST,NORTH"))?;
+    <[f64; 4]>::try_from(values).map_err(|_| format!("`{text}` is not four numbers"))
 }
 
 impl Cmip6Args {
@@ -281,10 +304,42 @@ impl Cmip6Args {
             "parquet" => stacforge_cmip6::Format::Parquet(self.record_size),
             _ => stacforge_cmip6::Format::Zarr,
         };
+        use stacforge_array::subset::{parse_date, Selection};
+        let pair = |text: &str, what: &str| -> anyhow::Result<(String, String)> {
+            let (a, b) = text
+                .split_once('/')
+                .ok_or_else(|| anyhow::anyhow!("--{what} `{text}` is not START/END"))?;
+            Ok((a.to_string(), b.to_string()))
+        };
+        let time = match &self.time {
+            Some(t) => {
+                let (a, b) = pair(t, "time")?;
+                let start = parse_date(&a, false).map_err(|e| anyhow::anyhow!("--time: {e}"))?;
+                let end = parse_date(&b, true).map_err(|e| anyhow::anyhow!("--time: {e}"))?;
+                Some((start, end))
+            }
+            None => None,
+        };
+        let level = match &self.level {
+            Some(l) => {
+                let (a, b) = pair(l, "level")?;
+                let number = |v: &str| {
+                    v.parse::<f64>()
+                        .map_err(|_| anyhow::anyhow!("--level: `{v}` is not a number"))
+                };
+                Some((number(&a)?, number(&b)?))
+            }
+            None => None,
+        };
         Ok(stacforge_cmip6::Cmip6::new(
             self.zarr.apply(Recipe::default())?,
             format,
             self.refs.options(),
-        ))
+        )
+        .with_selection(Selection {
+            bbox: self.bbox,
+            time,
+            level,
+        }))
     }
 }

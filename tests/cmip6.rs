@@ -272,3 +272,98 @@ fn the_fixture_generator_reproduces_the_fixtures() {
         "regenerate the fixtures and commit them"
     );
 }
+
+/// Subsets on the way (`--bbox`, `--time`, `--level`) equal xarray's
+/// selection of the same bounds on the source files: a regular grid with
+/// pressure levels (and a box in negative longitudes on its 0–360 grid), a
+/// curvilinear sea-ice grid in a noleap calendar, and a 360-day calendar
+/// (30 February is a day there). The item says what was kept.
+#[test]
+fn subsets_equal_xarrays_selection_of_the_sources() {
+    let (Some(data), Some(venv)) = (shared_data(), interop_venv()) else {
+        return;
+    };
+    let root = data.join("cmip6");
+    let cases = [
+        (
+            "ScenarioMIP/MIROC/MIROC6/ssp119/r1i1p1f1/Amon/ta/gn/files/d20190807",
+            "0,-30,200,80",
+            "2016-01-01/2018-12-31",
+            "85000/20000",
+        ),
+        (
+            "ScenarioMIP/MIROC/MIROC6/ssp119/r1i1p1f1/Amon/ta/gn/files/d20190807",
+            "-60,-90,-10,90",
+            "-",
+            "-",
+        ),
+        (
+            "CMIP/SNU/SAM0-UNICON/historical/r1i1p1f1/SImon/siconc/gn/latest",
+            "-60,-30,0,50",
+            "1860-03-01/1875-06-30",
+            "-",
+        ),
+        (
+            "DCPP/MOHC/HadGEM3-GC31-MM/dcppA-hindcast/s2004-r3i1p1f2/Amon/pr/gn/v20200417",
+            "-",
+            "2005-02-30/2006-02-30",
+            "-",
+        ),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    for (n, (dir, bbox, time, level)) in cases.iter().enumerate() {
+        let files = netcdf_under(&root.join(dir));
+        let mut extra = Vec::new();
+        for (flag, value) in [("--bbox", bbox), ("--time", time), ("--level", level)] {
+            if *value != "-" {
+                extra.extend([flag.to_string(), value.to_string()]);
+            }
+        }
+        let out = work.path().join(format!("case{n}"));
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let ran = cmip6_run(&files, &out, &extra);
+        assert!(ran.status.success(), "{dir} {extra:?}: {}", text(&ran));
+        let found = items(&out);
+        assert_eq!(found.len(), 1);
+        let (id, path, item) = &found[0];
+        assert_schema_valid(path);
+        let subset = item["properties"]["stacforge:subset"].as_str().unwrap();
+        let lineage = item["properties"]["processing:lineage"].as_str().unwrap();
+        assert!(
+            lineage.ends_with(&format!("then cut to {subset}")),
+            "{lineage}"
+        );
+        let store = path.parent().unwrap().join(format!("{id}.zarr"));
+        let mut args = vec![
+            store.display().to_string(),
+            bbox.to_string(),
+            time.to_string(),
+            level.to_string(),
+        ];
+        args.extend(via_files(item));
+        assert_python_check(&venv, "cmip6_subset.py", &args);
+    }
+
+    // A box that selects nothing, and one across the grid's seam, are
+    // refused saying so; references cannot be cut.
+    let files = netcdf_under(&root.join(cases[0].0));
+    for (extra, says) in [
+        (
+            vec!["--bbox", "10,-89.5,20,-89"],
+            "no grid cell centre inside it",
+        ),
+        (vec!["--bbox", "-10,-30,10,30"], "cross the grid's seam"),
+        (
+            vec!["--time", "2030-01-01/2031-01-01"],
+            "no time step in that range",
+        ),
+        (
+            vec!["--level", "1/2", "--format", "json"],
+            "write a Zarr store",
+        ),
+    ] {
+        let ran = cmip6_run(&files, &work.path().join("refused"), &extra);
+        assert_eq!(ran.status.code(), Some(1), "{extra:?}: {}", text(&ran));
+        assert!(text(&ran).contains(says), "{extra:?}: {}", text(&ran));
+    }
+}

@@ -28,6 +28,7 @@ pub mod nc3;
 pub mod recipe;
 pub mod refs;
 pub mod slices;
+pub mod subset;
 pub mod zarr;
 
 pub use dtype::ElementType;

@@ -52,6 +52,9 @@ const INTEGERS: &[&str] = &[
 const TRACKING: &str = "stacforge:cmip6_tracking_ids";
 /// Where a fixed field's creation date rides.
 const CREATED: &str = "stacforge:cmip6_creation_date";
+/// Where the subset taken rides (to `processing:lineage` and
+/// `stacforge:subset`).
+pub const SUBSET: &str = "stacforge:cmip6_subset";
 
 /// The item properties of `dataset`: `cmip6:*` from the first file's global
 /// attributes (the files agree on them: they are one dataset), the
@@ -130,6 +133,19 @@ pub fn apply(item: &mut stac::Item, job: &Job, mut properties: Map<String, Value
         _ => Map::new(),
     };
     properties.remove(CREATED);
+    if let Some(Value::String(subset)) = properties.remove(SUBSET) {
+        let props = &mut item.properties.additional_fields;
+        let lineage = props
+            .get("processing:lineage")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        props.insert(
+            "processing:lineage".into(),
+            json!(format!("{lineage}, then cut to {subset}")),
+        );
+        props.insert("stacforge:subset".into(), json!(subset));
+    }
     for link in item.links.iter_mut().filter(|l| l.rel == "via") {
         let source = job.sources.iter().find(|s| s.href == link.href);
         if let Some(id) = source.and_then(|s| tracking.get(&s.path.display().to_string())) {

@@ -26,6 +26,7 @@ use stacforge_array::cube::{
 };
 use stacforge_array::recipe::Recipe;
 use stacforge_array::refs::RefOptions;
+use stacforge_array::subset::{subset_store, Selection};
 use stacforge_core::{Artifact, Job, Package, Result, Unit};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ pub struct Cmip6 {
     recipe: Recipe,
     format: Format,
     refs: RefOptions,
+    selection: Selection,
 }
 
 impl Cmip6 {
@@ -64,7 +66,15 @@ impl Cmip6 {
             recipe,
             format,
             refs,
+            selection: Selection::default(),
         }
+    }
+
+    /// The package writing only `selection` of each dataset (a Zarr
+    /// store: references point at whole chunks of the files).
+    pub fn with_selection(mut self, selection: Selection) -> Cmip6 {
+        self.selection = selection;
+        self
     }
 }
 
@@ -138,10 +148,25 @@ impl Package for Cmip6 {
             },
             ..self.recipe.clone()
         };
+        let subset = !self.selection.is_empty();
+        if subset && self.format != Format::Zarr {
+            return Err(stacforge_core::Error::Plan {
+                reason: "--bbox, --time and --level write a Zarr store (references point at whole chunks of the files); drop --format".into(),
+            });
+        }
         let mut artifact = match self.format {
             Format::Zarr => {
                 let store = job.workdir.join(format!("{}.zarr", job.item_id));
-                write_store(&recipe, &store, false)?;
+                if subset {
+                    // The whole dataset first, then the selection of it.
+                    let whole = job.workdir.join(".whole.zarr");
+                    write_store(&recipe, &whole, false)?;
+                    subset_store(&whole, &store, &self.selection)
+                        .map_err(|e| stacforge_core::Error::Convert(Box::new(e)))?;
+                    let _ = std::fs::remove_dir_all(&whole);
+                } else {
+                    write_store(&recipe, &store, false)?;
+                }
                 store_artifact(&store, None)?
             }
             Format::Json | Format::Parquet(_) => {
@@ -155,6 +180,11 @@ impl Package for Cmip6 {
             }
         };
         artifact.properties = facets::properties(&dataset);
+        if subset {
+            artifact
+                .properties
+                .insert(facets::SUBSET.into(), self.selection.describe().into());
+        }
         artifact.key = "data".into();
         Ok(vec![artifact])
     }

@@ -367,3 +367,73 @@ fn subsets_equal_xarrays_selection_of_the_sources() {
         assert!(text(&ran).contains(says), "{extra:?}: {}", text(&ran));
     }
 }
+
+/// The item with its time of writing left out.
+fn stable_item(path: &Path) -> Value {
+    let mut doc = json(path);
+    doc["properties"]["created"] = Value::Null;
+    doc
+}
+
+/// A dataset that grows: the later files of a multi-file dataset appended
+/// to the store built from the earlier ones (only they are read) give the
+/// store and item that building from all of them gives, byte for byte;
+/// running again changes nothing; files from before the store's end are
+/// refused, naming the file and the store, and the published store stays
+/// as it was.
+#[test]
+fn appending_later_files_equals_building_from_all_of_them() {
+    let Some(data) = shared_data() else {
+        return;
+    };
+    let files = netcdf_under(&data.join(
+        "cmip6/DCPP/MOHC/HadGEM3-GC31-MM/dcppA-hindcast/s2004-r3i1p1f2/Amon/pr/gn/v20200417",
+    ));
+    assert_eq!(files.len(), 6);
+    let work = tempfile::tempdir().unwrap();
+    let (grown, whole) = (work.path().join("grown"), work.path().join("whole"));
+    let first = cmip6_run(&files[..4], &grown, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let appended = cmip6_run(&files, &grown, &[]);
+    assert!(appended.status.success(), "{}", text(&appended));
+    assert!(
+        text(&appended).contains("2 new file(s) appended to the published store, 4 already in it"),
+        "{}",
+        text(&appended)
+    );
+    let built = cmip6_run(&files, &whole, &[]);
+    assert!(built.status.success(), "{}", text(&built));
+    let (id, grown_item, _) = items(&grown).remove(0);
+    let (_, whole_item, _) = items(&whole).remove(0);
+    let store = |catalog: &Path| tree(&catalog.join("items").join(&id).join(format!("{id}.zarr")));
+    assert!(store(&grown) == store(&whole), "the appended store differs");
+    assert_eq!(stable_item(&grown_item), stable_item(&whole_item));
+
+    let again = cmip6_run(&files, &grown, &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("0 written, 1 skipped"),
+        "{}",
+        text(&again)
+    );
+    assert!(store(&grown) == store(&whole));
+
+    // Earlier files than the store holds: refused, nothing changed.
+    let late = work.path().join("late");
+    let ran = cmip6_run(&files[2..], &late, &[]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    let before = store(&late);
+    let early = cmip6_run(&files[..2], &late, &[]);
+    assert_eq!(early.status.code(), Some(1), "{}", text(&early));
+    let said = text(&early);
+    assert!(said.contains(&files[0].display().to_string()), "{said}");
+    assert!(
+        said.contains("only add files after the dataset's end"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&late.join("items").join(&id).display().to_string()),
+        "{said}"
+    );
+    assert!(store(&late) == before, "a refused append changed the store");
+}

@@ -421,6 +421,7 @@ fn cube_job(item_id: &str, collection_id: &str) -> stacforge_core::Job {
         workdir: PathBuf::new(),
         datetime: None,
         derived_from: None,
+        previous: None,
     }
 }
 

@@ -33,6 +33,25 @@ pub fn hidden_sibling(path: &Path, tag: &str, suffix: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.{tag}-{}-{n}{suffix}", std::process::id()))
 }
 
+/// A copy of the folder `from` at `to` whose files are hard links to the
+/// originals where the file system allows (a plain copy where it does
+/// not). Only for trees whose files are replaced by renaming, never
+/// rewritten in place (Zarr stores written by stacforge): a change to the
+/// copy then never reaches the original.
+pub fn link_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            link_tree(&entry.path(), &target)?;
+        } else if std::fs::hard_link(entry.path(), &target).is_err() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Puts the directory `staged` at `target` in one step that readers see
 /// whole: when `target` exists the two are exchanged atomically
 /// (`renameat2(RENAME_EXCHANGE)`) and the old tree, now at `staged`, is

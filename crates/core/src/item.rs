@@ -209,6 +209,7 @@ mod tests {
             workdir: "/tmp".into(),
             datetime: None,
             derived_from: None,
+            previous: None,
         }
     }
 

@@ -44,6 +44,12 @@ pub struct Job {
     /// The STAC item the source was found in, when it was given as one; the
     /// new item links to it with `derived_from`.
     pub derived_from: Option<String>,
+    /// The folder of the unit's item as an earlier run published it, when
+    /// the catalog is local and has one: an array package may append the
+    /// new sources to its output there instead of converting every source
+    /// again. Packages only read it; the run replaces it when the new item
+    /// is written.
+    pub previous: Option<PathBuf>,
 }
 
 impl Job {
@@ -63,6 +69,7 @@ impl Job {
             workdir: PathBuf::from("/nonexistent"),
             datetime: None,
             derived_from: None,
+            previous: None,
         }
     }
 }

@@ -407,6 +407,7 @@ fn describe_twice(package: &dyn Package, unit: &Unit, work: &Path) -> Result<(),
         workdir: workdir.clone(),
         datetime: None,
         derived_from: None,
+        previous: None,
     };
     let artifacts = package.convert(&job).map_err(|e| chain(&e))?;
     let first = package.describe(&job, &artifacts).map_err(|e| chain(&e))?;

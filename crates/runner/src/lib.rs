@@ -706,6 +706,9 @@ fn process(
         None => sources.iter().map(ledger::SourceRecord::from).collect(),
     };
     let bytes = sources.iter().map(|s| s.size).sum();
+    let previous = (catalog.local_dir())
+        .map(|dir| dir.join(stacforge_catalog::layout::item_dir(&item_id)))
+        .filter(|dir| dir.is_dir());
     let job = Job {
         sources,
         item_id,
@@ -713,6 +716,7 @@ fn process(
         workdir,
         datetime: options.datetime,
         derived_from,
+        previous,
     };
     let artifacts = package.convert(&job)?;
     let mut item = package.describe(&job, &artifacts)?;

@@ -157,7 +157,38 @@ impl Package for Cmip6 {
         let mut artifact = match self.format {
             Format::Zarr => {
                 let store = job.workdir.join(format!("{}.zarr", job.item_id));
-                if subset {
+                let previous = (job.previous.as_ref())
+                    .map(|dir| dir.join(format!("{}.zarr", job.item_id)))
+                    .filter(|p| p.join("zarr.json").is_file() || p.join(".zmetadata").is_file());
+                if let (Some(previous), false, false) = (&previous, subset, dataset.fixed) {
+                    // The dataset grew: its published store, linked (its
+                    // files are replaced by renaming, never rewritten), with
+                    // only the new files appended; a file before the
+                    // store's end is refused.
+                    stacforge_core::fs::link_tree(previous, &store).map_err(|source| {
+                        stacforge_core::Error::Io {
+                            path: previous.clone(),
+                            source,
+                        }
+                    })?;
+                    let outcome = stacforge_array::recipe::append(&recipe, &store, &|_| {})
+                        .map_err(|e| {
+                            // Named by the published store, not its staged copy.
+                            let said = e.to_string().replace(
+                                &store.display().to_string(),
+                                &previous.display().to_string(),
+                            );
+                            stacforge_core::Error::Plan {
+                                reason: format!("{said} (a run can only add files after the dataset's end; to rebuild it, run into a new --out)"),
+                            }
+                        })?;
+                    eprintln!(
+                        "{}: {} new file(s) appended to the published store, {} already in it",
+                        job.item_id,
+                        outcome.written.len(),
+                        outcome.skipped.len()
+                    );
+                } else if subset {
                     // The whole dataset first, then the selection of it.
                     let whole = job.workdir.join(".whole.zarr");
                     write_store(&recipe, &whole, false)?;

@@ -74,6 +74,7 @@ fn its_item_matches_the_snapshot() {
         workdir: work.clone(),
         datetime: None,
         derived_from: None,
+        previous: None,
     };
     let artifacts = package.convert(&job).unwrap();
     let item = package.describe(&job, &artifacts).unwrap();

@@ -120,6 +120,14 @@ fn every_esgf_dataset_becomes_one_item_that_xarray_reads_as_its_files() {
     assert_eq!(ids, expected);
 
     assert_schema_valid(&out.join("collection.json"));
+    // The collection summarises the facets over its datasets.
+    let collection = json(&out.join("collection.json"));
+    let models: BTreeSet<String> = (files.iter())
+        .map(|f| dataset_id(&root, f).split('.').nth(3).unwrap().to_string())
+        .collect();
+    let summarised: BTreeSet<String> =
+        serde_json::from_value(collection["summaries"]["cmip6:source_id"].clone()).unwrap();
+    assert_eq!(summarised, models);
     let mut paths = Vec::new();
     for (id, path, item) in &found {
         assert_schema_valid(path);

@@ -5,8 +5,11 @@
 #   - a MODIS HDF-EOS2 granule to COGs (one item),
 #   - a NetCDF series (OISST layout, three days) to one Zarr store and to
 #     kerchunk references (one item each),
+#   - CMIP6 files in their ESGF layout (packages/cmip6/fixtures) to one Zarr
+#     store per dataset (three datasets, one of two files), and one of them
+#     cut to a box and a year,
 #   - the GeoTIFFs again: a dry run, then a re-run that skips what is done,
-# then a root catalog over the four collections, COG and STAC validation,
+# then a root catalog over the collections, COG and STAC validation,
 # and (when the interop venv is there) xarray reading the store and the
 # references back.
 set -euo pipefail
@@ -27,6 +30,10 @@ rm -rf "$OUT"
     --collection-id oisst-zarr --item-id oisst
 "$BIN" run netcdf-refs fixtures/netcdf/oisst-avhrr-v02r01.*.nc --out "$OUT/oisst-refs" \
     --collection-id oisst-refs --item-id oisst
+"$BIN" run cmip6 $(find packages/cmip6/fixtures -name '*.nc' -not -path '*/bad/*' | sort) \
+    --out "$OUT/cmip6"
+"$BIN" run cmip6 packages/cmip6/fixtures/CMIP/TEST/TEST-ESM/historical/r1i1p1f1/Amon/tas/gn/v20250101/*.nc \
+    --out "$OUT/cmip6-subset" --collection-id cmip6-subset --bbox=-180,-30,180,90 --time 1851-01-01/1851-12-31
 "$BIN" catalog "$OUT" --id stacforge-demo --description "stacforge demo: COGs, a Zarr store and references from the bundled fixtures"
 "$BIN" validate "$OUT"/geotiff/items/*/*.tif "$OUT"/modis/items/*/*.tif
 if [ -n "$SCHEMAS" ]; then
@@ -53,7 +60,7 @@ fi
 cog=$(ls "$OUT"/geotiff/items/dem_utm33/*.tif | head -1)
 cat <<MSG
 
-Done: one STAC catalog at $OUT/catalog.json (4 collections), validated.
+Done: one STAC catalog at $OUT/catalog.json (6 collections), validated.
   Run reports: $OUT/*/run-report.json (what each run wrote, skipped, failed and why)
   COGs:        $OUT/geotiff/items/*/*.tif, $OUT/modis/items/*/*.tif
                titiler: uvicorn titiler.application.main:app, then
@@ -62,4 +69,6 @@ Done: one STAC catalog at $OUT/catalog.json (4 collections), validated.
                xarray: xr.open_zarr("$store", consolidated=True)
   References:  $refs
                xarray: xr.open_dataset("reference://", engine="zarr", backend_kwargs={"consolidated": False, "storage_options": {"fo": "$refs"}})
+  CMIP6:       $OUT/cmip6/items/CMIP6.*/CMIP6.*.zarr (one store per dataset; items with the CMIP6 fields)
+               $OUT/cmip6-subset: the tas dataset cut to 30°S-90°N and 1851
 MSG

@@ -426,6 +426,26 @@ fn appending_later_files_equals_building_from_all_of_them() {
     );
     assert!(store(&grown) == store(&whole));
 
+    // Only the new files given: appended all the same.
+    let newer = work.path().join("newer");
+    let first = cmip6_run(&files[..4], &newer, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let later = cmip6_run(&files[4..], &newer, &[]);
+    assert!(
+        text(&later).contains("2 new file(s) appended"),
+        "{}",
+        text(&later)
+    );
+    assert!(
+        store(&newer) == store(&whole),
+        "appending only the new files differs"
+    );
+    // Other options (another Zarr version) write the store again.
+    let v2 = cmip6_run(&files, &newer, &["--zarr-version", "2"]);
+    assert!(v2.status.success(), "{}", text(&v2));
+    assert!(!text(&v2).contains("appended"), "{}", text(&v2));
+    assert!(store(&newer).iter().any(|(p, _)| p.ends_with(".zmetadata")));
+
     // Earlier files than the store holds: refused, nothing changed.
     let late = work.path().join("late");
     let ran = cmip6_run(&files[2..], &late, &[]);

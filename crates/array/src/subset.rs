@@ -140,8 +140,10 @@ pub fn subset_store(
             source,
         };
         if !dims.iter().any(|d| cuts.contains_key(d)) {
-            // Untouched: its chunks as they are.
-            copy_dir(&src.join(&old.name), &dst.join(&old.name)).map_err(io)?;
+            // Untouched: its chunks as they are (linked: stores' files are
+            // replaced by renaming, never rewritten).
+            stacforge_core::fs::link_tree(&src.join(&old.name), &dst.join(&old.name))
+                .map_err(io)?;
             continue;
         }
         std::fs::create_dir_all(dst.join(&old.name)).map_err(io)?;
@@ -226,20 +228,6 @@ fn copy_array(
             break;
         }
         at = end;
-    }
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
     }
     Ok(())
 }

@@ -78,6 +78,108 @@ impl Cmip6 {
     }
 }
 
+impl Cmip6 {
+    /// The dataset's Zarr store in the job's work directory: appended to
+    /// (the published store, when the dataset grew), cut to the selection,
+    /// or written whole.
+    fn write_zarr(&self, job: &Job, recipe: &Recipe, dataset: &check::Dataset) -> Result<Artifact> {
+        let store = job.workdir.join(format!("{}.zarr", job.item_id));
+        let previous = (job.previous.as_ref())
+            .map(|dir| dir.join(format!("{}.zarr", job.item_id)))
+            .filter(|p| p.join("zarr.json").is_file() || p.join(".zmetadata").is_file());
+        let growth = match &previous {
+            Some(p) if self.selection.is_empty() && !dataset.fixed => grows(p, job, recipe)?,
+            _ => false,
+        };
+        match previous {
+            Some(previous) if growth => append_to(&previous, &store, recipe, &job.item_id)?,
+            _ if !self.selection.is_empty() => {
+                // The whole dataset first, then the selection of it.
+                let whole = job.workdir.join(".whole.zarr");
+                write_store(recipe, &whole, false)?;
+                subset_store(&whole, &store, &self.selection)
+                    .map_err(|e| stacforge_core::Error::Convert(Box::new(e)))?;
+                let _ = std::fs::remove_dir_all(&whole);
+            }
+            _ => {
+                write_store(recipe, &store, false)?;
+            }
+        }
+        store_artifact(&store, None)
+    }
+}
+
+/// Whether the job's files only add to the published store `previous`:
+/// it has the requested Zarr version, and every file the store records is
+/// either given unchanged or not given at all. A recorded file given with
+/// other bytes is refused unless every recorded file is given (then the
+/// store is written again from them).
+fn grows(previous: &std::path::Path, job: &Job, recipe: &Recipe) -> Result<bool> {
+    let convert = |e: stacforge_array::Error| stacforge_core::Error::Convert(Box::new(e));
+    let meta = stacforge_array::zarr::StoreMeta::read(previous).map_err(convert)?;
+    if meta.version != recipe.version {
+        return Ok(false);
+    }
+    let record = stacforge_array::recipe::store_record(&meta, previous).map_err(convert)?;
+    let name = |href: &str| href.rsplit('/').next().unwrap_or(href).to_string();
+    for recorded in &record.sources {
+        let given = (job.sources.iter()).find(|s| name(&s.href) == name(&recorded.href));
+        match given {
+            None => {}
+            Some(s) if s.checksum == recorded.checksum => {}
+            Some(s) => {
+                if record
+                    .sources
+                    .iter()
+                    .all(|r| job.sources.iter().any(|s| name(&s.href) == name(&r.href)))
+                {
+                    return Ok(false); // every file given: written again
+                }
+                return Err(stacforge_core::Error::Plan {
+                    reason: format!(
+                        "{}: it changed since the published store {} was written from it (its checksum differs); give all the dataset's files to write the store again",
+                        s.path.display(),
+                        previous.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The dataset grew: its published store `previous`, linked at `store`
+/// (stores' files are replaced by renaming, never rewritten, so the
+/// published one is untouched), with only the new files appended; a file
+/// before the store's end is refused.
+fn append_to(
+    previous: &std::path::Path,
+    store: &std::path::Path,
+    recipe: &Recipe,
+    id: &str,
+) -> Result<()> {
+    stacforge_core::fs::link_tree(previous, store).map_err(|source| stacforge_core::Error::Io {
+        path: previous.to_path_buf(),
+        source,
+    })?;
+    let outcome = stacforge_array::recipe::append(recipe, store, &|_| {}).map_err(|e| {
+        // Named by the published store, not its staged copy.
+        let said = (e.to_string()).replace(
+            &store.display().to_string(),
+            &previous.display().to_string(),
+        );
+        stacforge_core::Error::Plan {
+            reason: format!("{said} (a run can only add files after the dataset's end; to rebuild it, run into a new --out)"),
+        }
+    })?;
+    eprintln!(
+        "{id}: {} new file(s) appended to the published store, {} already in it",
+        outcome.written.len(),
+        outcome.skipped.len()
+    );
+    Ok(())
+}
+
 /// A package error, as the run loop reports it.
 pub(crate) fn err(e: check::Error) -> stacforge_core::Error {
     stacforge_core::Error::Convert(Box::new(e))
@@ -155,51 +257,7 @@ impl Package for Cmip6 {
             });
         }
         let mut artifact = match self.format {
-            Format::Zarr => {
-                let store = job.workdir.join(format!("{}.zarr", job.item_id));
-                let previous = (job.previous.as_ref())
-                    .map(|dir| dir.join(format!("{}.zarr", job.item_id)))
-                    .filter(|p| p.join("zarr.json").is_file() || p.join(".zmetadata").is_file());
-                if let (Some(previous), false, false) = (&previous, subset, dataset.fixed) {
-                    // The dataset grew: its published store, linked (its
-                    // files are replaced by renaming, never rewritten), with
-                    // only the new files appended; a file before the
-                    // store's end is refused.
-                    stacforge_core::fs::link_tree(previous, &store).map_err(|source| {
-                        stacforge_core::Error::Io {
-                            path: previous.clone(),
-                            source,
-                        }
-                    })?;
-                    let outcome = stacforge_array::recipe::append(&recipe, &store, &|_| {})
-                        .map_err(|e| {
-                            // Named by the published store, not its staged copy.
-                            let said = e.to_string().replace(
-                                &store.display().to_string(),
-                                &previous.display().to_string(),
-                            );
-                            stacforge_core::Error::Plan {
-                                reason: format!("{said} (a run can only add files after the dataset's end; to rebuild it, run into a new --out)"),
-                            }
-                        })?;
-                    eprintln!(
-                        "{}: {} new file(s) appended to the published store, {} already in it",
-                        job.item_id,
-                        outcome.written.len(),
-                        outcome.skipped.len()
-                    );
-                } else if subset {
-                    // The whole dataset first, then the selection of it.
-                    let whole = job.workdir.join(".whole.zarr");
-                    write_store(&recipe, &whole, false)?;
-                    subset_store(&whole, &store, &self.selection)
-                        .map_err(|e| stacforge_core::Error::Convert(Box::new(e)))?;
-                    let _ = std::fs::remove_dir_all(&whole);
-                } else {
-                    write_store(&recipe, &store, false)?;
-                }
-                store_artifact(&store, None)?
-            }
+            Format::Zarr => self.write_zarr(job, &recipe, &dataset)?,
             Format::Json | Format::Parquet(_) => {
                 let (name, rows) = match self.format {
                     Format::Parquet(rows) => (format!("{}.refs.parq", job.item_id), Some(rows)),

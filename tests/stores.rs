@@ -471,6 +471,38 @@ fn sources_in_the_store(store: &Store, work: &Path) {
         .e_tag
         .expect("the store gives an ETag");
     assert_eq!(via[0]["etag"], etag.as_str());
+
+    // An existing COG in the store, described where it is (`--in-place`):
+    // the data asset is the object itself, which GDAL reads through the
+    // store's virtual file system as a COG.
+    let described = work.join("in-place");
+    let ran = store.run(&[
+        "geotiff".into(),
+        "create-item".into(),
+        "--in-place".into(),
+        store.url("cogs/rgb.tif"),
+        "--out".into(),
+        described.display().to_string(),
+        "--cache".into(),
+        cache.display().to_string(),
+    ]);
+    assert!(ran.status.success(), "{}: {}", store.scheme, text(&ran));
+    let item: Value =
+        serde_json::from_slice(&std::fs::read(described.join("items/rgb/rgb.json")).unwrap())
+            .unwrap();
+    let data = &item["assets"]["data"];
+    assert_eq!(data["href"], store.url("cogs/rgb.tif"), "{item:#}");
+    assert_eq!(
+        data["type"],
+        "image/tiff; application=geotiff; profile=cloud-optimized"
+    );
+    let cog = store.objects("cogs").remove(0).1;
+    assert_eq!(
+        data["file:checksum"].as_str().unwrap(),
+        stacforge_core::checksum::sha256_multihash(&cog[..]).unwrap()
+    );
+    let info = store.gdalinfo("cogs/rgb.tif");
+    assert_eq!(info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"], "COG");
 }
 
 /// `stacforge netcdf VERB` over `series`, once into `local` and once into

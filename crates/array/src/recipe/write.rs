@@ -137,10 +137,9 @@ pub(super) fn write_array(
                 source,
             })?;
         }
-        std::fs::write(&chunk, &bytes).map_err(|source| Error::Io {
-            path: chunk.clone(),
-            source,
-        })?;
+        // Replaced by renaming, as every chunk is (hard-linked copies of a
+        // store rely on it: stacforge_core::fs::link_tree).
+        zarr::write_atomic(&chunk, &bytes)?;
         return Ok(bytes.len() as u64);
     }
     let array = zarr::open_array(root, stored)?;

@@ -275,7 +275,9 @@ fn the_netcdf_fixtures_are_what_their_generator_writes() {
 }
 
 /// `make demo` (scripts/demo.sh) runs the whole path into one catalog that
-/// validates, and says where each output is and how to open it.
+/// validates, and says where each output is and how to open it (six
+/// collections: GeoTIFF, MODIS, a Zarr store, references, CMIP6 and a
+/// CMIP6 subset).
 #[test]
 fn the_demo_runs_into_one_valid_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -302,7 +304,8 @@ fn the_demo_runs_into_one_valid_catalog() {
         "oisst.refs.json",
         "xr.open_zarr",
         "titiler",
-        "4 collections",
+        "6 collections",
+        "CMIP6:",
         "5 done already (would be skipped)",
         "0 written, 5 skipped",
     ] {
@@ -315,7 +318,7 @@ fn the_demo_runs_into_one_valid_catalog() {
         .iter()
         .filter(|l| l["rel"] == "child")
         .count();
-    assert_eq!(children, 4);
+    assert_eq!(children, 6);
     assert_schema_valid(&out.join("catalog.json"));
 }
 

@@ -1,7 +1,8 @@
 //! Where a run's sources come from: arguments and glob patterns, a list
-//! file (`--sources-from`), and object-store prefixes (`s3://bucket/dir/`),
-//! whose objects are fetched once into a local cache checked by size and
-//! ETag. Items and references name the objects, never the copies.
+//! file (`--sources-from`), objects (`s3://bucket/a.nc`, `az://`, `gs://`,
+//! `https://`) and object-store prefixes (`s3://bucket/dir/`), fetched once
+//! into a local cache checked by size and ETag. Items and references name
+//! the objects, never the copies.
 
 use anyhow::Context;
 use stacforge_catalog::{location::StoreOptions, Catalog};

@@ -149,61 +149,67 @@ pub fn curvilinear(
     inventory: &Inventory,
     read: &dyn Fn(&Variable) -> crate::Result<Vec<f64>>,
 ) -> Result<Option<Curvilinear>> {
-    for var in inventory.vars.iter().filter(|v| v.dims.len() >= 2) {
-        let Some(names) = var.attr_str("coordinates") else {
-            continue;
-        };
-        let plane = &var.dims[var.dims.len() - 2..];
-        let aux: Vec<&Variable> = (names.split_whitespace())
-            .filter_map(|n| inventory.var(n))
-            .filter(|c| c.dims == plane)
-            .collect();
-        let find = |axis: Axis| {
-            aux.iter()
-                .find(|c| {
-                    // As a 1-D coordinate would be, by its units or name.
-                    let mut flat: Variable = (**c).clone();
-                    flat.dims.truncate(1);
-                    cf::horizontal_axis(&flat) == Some(axis)
-                })
-                .copied()
-        };
-        let (Some(lat), Some(lon)) = (find(Axis::Y), find(Axis::X)) else {
-            continue;
-        };
-        // Values and vertices, without fill values and the out-of-range
-        // markers (1e20, 1e30) models leave over land.
-        let valid = |c: &Variable, range: std::ops::RangeInclusive<f64>| -> Result<Vec<f64>> {
-            let mut values = read(c)?;
-            if let Some(b) = c.attr_str("bounds").and_then(|b| inventory.var(b)) {
-                values.extend(read(b)?);
-            }
-            let fill = [c.attr_f64("_FillValue"), c.attr_f64("missing_value")];
-            values.retain(|v| range.contains(v) && !fill.contains(&Some(*v)));
-            Ok(values)
-        };
-        let lats = valid(lat, -90.0..=90.0)?;
-        let lons = valid(lon, -360.0..=720.0)?;
-        let (Some((w, e)), false) = (lon_span(&lons), lats.is_empty()) else {
-            return Err(Error::Grid {
-                path: inventory.path.clone(),
-                message: format!(
-                    "`{}` and `{}` (the 2-D coordinates of `{}`) have no valid value",
-                    lat.name, lon.name, var.name
-                ),
-            });
-        };
-        let s = lats.iter().copied().fold(f64::INFINITY, f64::min);
-        let n = lats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let len = |d: &str| inventory.dim(d).map_or(0, |d| d.len);
-        return Ok(Some(Curvilinear {
-            dims: [plane[0].clone(), plane[1].clone()],
-            shape: [len(&plane[0]), len(&plane[1])],
-            coordinates: [lat.name.clone(), lon.name.clone()],
-            footprint: lonlat_footprint(w, e, s, n),
-        }));
-    }
-    Ok(None)
+    let Some((var, lat, lon)) = curvilinear_coordinates(inventory) else {
+        return Ok(None);
+    };
+    let plane = &var.dims[var.dims.len() - 2..];
+    // Values and vertices, without fill values and the out-of-range
+    // markers (1e20, 1e30) models leave over land.
+    let valid = |c: &Variable, range: std::ops::RangeInclusive<f64>| -> Result<Vec<f64>> {
+        let mut values = read(c)?;
+        if let Some(b) = c.attr_str("bounds").and_then(|b| inventory.var(b)) {
+            values.extend(read(b)?);
+        }
+        let fill = [c.attr_f64("_FillValue"), c.attr_f64("missing_value")];
+        values.retain(|v| range.contains(v) && !fill.contains(&Some(*v)));
+        Ok(values)
+    };
+    let lats = valid(lat, -90.0..=90.0)?;
+    let lons = valid(lon, -360.0..=720.0)?;
+    let (Some((w, e)), false) = (lon_span(&lons), lats.is_empty()) else {
+        return Err(Error::Grid {
+            path: inventory.path.clone(),
+            message: format!(
+                "`{}` and `{}` (the 2-D coordinates of `{}`) have no valid value",
+                lat.name, lon.name, var.name
+            ),
+        });
+    };
+    let s = lats.iter().copied().fold(f64::INFINITY, f64::min);
+    let n = lats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let len = |d: &str| inventory.dim(d).map_or(0, |d| d.len);
+    Ok(Some(Curvilinear {
+        dims: [plane[0].clone(), plane[1].clone()],
+        shape: [len(&plane[0]), len(&plane[1])],
+        coordinates: [lat.name.clone(), lon.name.clone()],
+        footprint: lonlat_footprint(w, e, s, n),
+    }))
+}
+
+/// The first data variable on a curvilinear grid, with its 2-D latitude
+/// and longitude (CF auxiliary coordinates on its last two dimensions),
+/// found from the header alone.
+pub(crate) fn curvilinear_coordinates(
+    inventory: &Inventory,
+) -> Option<(&Variable, &Variable, &Variable)> {
+    inventory
+        .vars
+        .iter()
+        .filter(|v| v.dims.len() >= 2)
+        .find_map(|var| {
+            let names = var.attr_str("coordinates")?;
+            let plane = &var.dims[var.dims.len() - 2..];
+            let aux: Vec<&Variable> = (names.split_whitespace())
+                .filter_map(|n| inventory.var(n))
+                .filter(|c| c.dims == plane)
+                .collect();
+            let find = |axis: Axis| {
+                (aux.iter())
+                    .find(|c| cf::axis_by_attributes(c) == Some(axis))
+                    .copied()
+            };
+            Some((var, find(Axis::Y)?, find(Axis::X)?))
+        })
 }
 
 /// The horizontal grid of `var` (its last two dimensions), or `None` when

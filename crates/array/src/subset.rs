@@ -386,17 +386,13 @@ fn curvilinear_box(
     read: &dyn Fn(&Variable) -> Result<Vec<f64>>,
     [w, s, e, n]: [f64; 4],
 ) -> Result<Option<([String; 2], Option<(Range<usize>, Range<usize>)>)>> {
-    let Some(grid) = crate::grid::curvilinear(inventory, read)? else {
+    let Some((var, lat, lon)) = crate::grid::curvilinear_coordinates(inventory) else {
         return Ok(None);
     };
-    let lat = inventory
-        .var(&grid.coordinates[0])
-        .expect("found by curvilinear");
-    let lon = inventory
-        .var(&grid.coordinates[1])
-        .expect("found by curvilinear");
+    let dims = [var.dims.len() - 2, var.dims.len() - 1].map(|k| var.dims[k].clone());
+    let len = |d: &str| inventory.dim(d).map_or(0, |d| d.len);
+    let (rows, cols) = (len(&dims[0]), len(&dims[1]));
     let (lats, lons) = (read(lat)?, read(lon)?);
-    let [rows, cols] = grid.shape;
     let norm = |v: f64| (v + 180.0).rem_euclid(360.0) - 180.0;
     let (w, e) = (norm(w), if e - w >= 360.0 { 180.0 } else { norm(e) });
     let (mut j0, mut j1, mut i0, mut i1) = (usize::MAX, 0, usize::MAX, 0);
@@ -418,7 +414,7 @@ fn curvilinear_box(
         }
     }
     let keep = (j0 < j1).then_some((j0..j1, i0..i1));
-    Ok(Some((grid.dims, keep)))
+    Ok(Some((dims, keep)))
 }
 
 #[cfg(test)]

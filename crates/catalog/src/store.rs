@@ -249,32 +249,27 @@ impl Catalog {
     /// The size of the object at `path` (relative to the catalog), or
     /// `None` when there is none.
     pub fn size(&self, path: &str) -> Result<Option<u64>> {
+        Ok(self.object(path)?.map(|o| o.size))
+    }
+
+    /// The object at `path` (relative to the catalog) with its size and
+    /// ETag (none locally), or `None` when there is none.
+    pub fn object(&self, path: &str) -> Result<Option<Object>> {
+        let found = |size| {
+            Some(Object {
+                path: path.to_string(),
+                size,
+                etag: None,
+            })
+        };
         if let Some(dir) = &self.location.local_dir {
             let file = dir.join(path);
             return match std::fs::metadata(&file) {
-                Ok(m) if m.is_file() => Ok(Some(m.len())),
+                Ok(m) if m.is_file() => Ok(found(m.len())),
                 Ok(_) => Ok(None),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(source) => Err(Error::Io { path: file, source }),
             };
-        }
-        let full = self.location.path(path);
-        match self.runtime.block_on(self.location.store.head(&full)) {
-            Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.store_err(path)(e)),
-        }
-    }
-
-    /// The object at `path` (relative to the catalog) with its size and
-    /// ETag, or `None` when there is none.
-    pub fn object(&self, path: &str) -> Result<Option<Object>> {
-        if self.location.local_dir.is_some() {
-            return Ok(self.size(path)?.map(|size| Object {
-                path: path.to_string(),
-                size,
-                etag: None,
-            }));
         }
         let full = self.location.path(path);
         match self.runtime.block_on(self.location.store.head(&full)) {

@@ -33,13 +33,9 @@ pub fn origin_note(copy: &Path) -> PathBuf {
     copy.with_file_name(format!(".{name}.stacforge-origin"))
 }
 
-/// The URL a local copy of `size` bytes was fetched from, if it is one
-/// (its [`origin_note`] exists and records that size).
-pub fn origin(copy: &Path, size: u64) -> Option<String> {
-    read_origin(copy, size).map(|(url, _)| url)
-}
-
-/// The URL and ETag (when the store gave one) of a local copy.
+/// The URL and ETag (when the store gave one) a local copy of `size` bytes
+/// was fetched from, if it is one (its [`origin_note`] exists and records
+/// that size).
 fn read_origin(copy: &Path, size: u64) -> Option<(String, Option<String>)> {
     let note = std::fs::read_to_string(origin_note(copy)).ok()?;
     let mut lines = note.lines();
@@ -53,7 +49,7 @@ fn read_origin(copy: &Path, size: u64) -> Option<(String, Option<String>)> {
 
 impl Source {
     /// Reads the file's size, modification time and checksum. A local copy
-    /// of a remote object ([`origin`]) is recorded by its URL.
+    /// of a remote object ([`origin_note`]) is recorded by its URL.
     ///
     /// A directory or an empty file is refused here, before any format
     /// library sees it.

@@ -65,6 +65,11 @@ pub struct Dataset {
 /// institution come from the DRS directories, or else from the file's
 /// global attributes.
 pub fn dataset_of(path: &Path) -> Result<(String, FileName), Error> {
+    identify(path, None)
+}
+
+/// [`dataset_of`], with the file's header when the caller has read it already.
+fn identify(path: &Path, inventory: Option<&Inventory>) -> Result<(String, FileName), Error> {
     let name = FileName::parse(path).map_err(|reason| Error::Name {
         path: path.to_path_buf(),
         reason,
@@ -72,7 +77,14 @@ pub fn dataset_of(path: &Path) -> Result<(String, FileName), Error> {
     let (activity, institution) = match &name.directory {
         Some(d) => (d.activity_id.clone(), d.institution_id.clone()),
         None => {
-            let inventory = Inventory::read(path, None)?;
+            let read;
+            let inventory = match inventory {
+                Some(i) => i,
+                None => {
+                    read = Inventory::read(path, None)?;
+                    &read
+                }
+            };
             let attr = |key: &str| required(path, &inventory.attrs, key);
             (first_word(&attr("activity_id")?), attr("institution_id")?)
         }
@@ -103,7 +115,8 @@ pub fn dataset(paths: &[PathBuf]) -> Result<Dataset, Error> {
     let mut id = None;
     let mut corrections = Vec::new();
     for path in paths {
-        let (this_id, name) = dataset_of(path)?;
+        let mut inventory = Inventory::read(path, None)?;
+        let (this_id, name) = identify(path, Some(&inventory))?;
         match &id {
             None => id = Some(this_id.clone()),
             Some(first) if *first != this_id => {
@@ -115,7 +128,6 @@ pub fn dataset(paths: &[PathBuf]) -> Result<Dataset, Error> {
             }
             Some(_) => {}
         }
-        let mut inventory = Inventory::read(path, None)?;
         let (attrs, applied) = crate::errata::correct(&this_id, &inventory.attrs);
         inventory.attrs = attrs;
         for a in applied {

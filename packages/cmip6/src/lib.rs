@@ -97,8 +97,7 @@ impl Cmip6 {
                 // The whole dataset first, then the selection of it.
                 let whole = job.workdir.join(".whole.zarr");
                 write_store(recipe, &whole, false)?;
-                subset_store(&whole, &store, &self.selection)
-                    .map_err(|e| stacforge_core::Error::Convert(Box::new(e)))?;
+                subset_store(&whole, &store, &self.selection).map_err(err)?;
                 let _ = std::fs::remove_dir_all(&whole);
             }
             _ => {
@@ -115,12 +114,11 @@ impl Cmip6 {
 /// other bytes is refused unless every recorded file is given (then the
 /// store is written again from them).
 fn grows(previous: &std::path::Path, job: &Job, recipe: &Recipe) -> Result<bool> {
-    let convert = |e: stacforge_array::Error| stacforge_core::Error::Convert(Box::new(e));
-    let meta = stacforge_array::zarr::StoreMeta::read(previous).map_err(convert)?;
+    let meta = stacforge_array::zarr::StoreMeta::read(previous).map_err(err)?;
     if meta.version != recipe.version {
         return Ok(false);
     }
-    let record = stacforge_array::recipe::store_record(&meta, previous).map_err(convert)?;
+    let record = stacforge_array::recipe::store_record(&meta, previous).map_err(err)?;
     let name = |href: &str| href.rsplit('/').next().unwrap_or(href).to_string();
     for recorded in &record.sources {
         let given = (job.sources.iter()).find(|s| name(&s.href) == name(&recorded.href));
@@ -180,8 +178,8 @@ fn append_to(
     Ok(())
 }
 
-/// A package error, as the run loop reports it.
-pub(crate) fn err(e: check::Error) -> stacforge_core::Error {
+/// A package or engine error, as the run loop reports it.
+pub(crate) fn err<E: std::error::Error + Send + Sync + 'static>(e: E) -> stacforge_core::Error {
     stacforge_core::Error::Convert(Box::new(e))
 }
 

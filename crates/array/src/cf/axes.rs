@@ -19,6 +19,12 @@ pub fn horizontal_axis(var: &Variable) -> Option<Axis> {
     if var.dims.len() != 1 {
         return None;
     }
+    axis_by_attributes(var)
+}
+
+/// The horizontal axis a variable's `axis`, `standard_name` or `units`
+/// name, whatever its dimensions (2-D latitude and longitude too).
+pub fn axis_by_attributes(var: &Variable) -> Option<Axis> {
     let standard = var.attr_str("standard_name").unwrap_or_default();
     let units = var.attr_str("units").unwrap_or_default();
     match var.attr_str("axis") {

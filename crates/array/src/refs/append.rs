@@ -46,9 +46,9 @@ pub fn append(
     })?;
     let before = record.sources.iter().map(|s| s.record.steps).sum::<usize>();
     // The new files must match the references variable by variable.
-    let (first, _, _, _) = plan.sources().next().expect("planned");
+    let (first, first_record, _, _) = plan.sources().next().expect("planned");
     let index = Index::open(&first.path)?;
-    let url = source_url(&first.path, options);
+    let url = source_url(&first.path, &first_record.href, options);
     let stored_inventory = existing.inventory(origin)?;
     for name in existing.arrays() {
         if first.var(&name).is_none() {

@@ -252,7 +252,7 @@ fn set_attrs_once(out: &mut References, name: &str, vr: &VarRefs) {
 /// whatever the threshold.
 const AUX_INLINE_LIMIT: u64 = 1 << 20;
 
-pub(super) fn source_url(path: &Path, options: &RefOptions) -> String {
+pub(super) fn source_url(path: &Path, recorded: &str, options: &RefOptions) -> String {
     match &options.url_prefix {
         Some(prefix) => format!(
             "{}/{}",
@@ -261,18 +261,14 @@ pub(super) fn source_url(path: &Path, options: &RefOptions) -> String {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ),
-        // A copy of a remote object: the object itself, so readers fetch
-        // chunks from the store. Else absolute, as readers resolve chunk
-        // paths from wherever they run.
-        None => std::fs::metadata(path)
-            .ok()
-            .and_then(|m| stacforge_core::source::origin(path, m.len()))
-            .unwrap_or_else(|| {
-                std::path::absolute(path)
-                    .unwrap_or_else(|_| path.to_path_buf())
-                    .display()
-                    .to_string()
-            }),
+        // A copy of a remote object: the object the record names, so
+        // readers fetch chunks from the store.
+        None if recorded.contains("://") => recorded.to_string(),
+        // Else absolute, as readers resolve chunk paths from wherever they run.
+        None => std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
     }
 }
 
@@ -322,7 +318,7 @@ pub(super) fn build(
     let mut first_kind: Option<(&Path, &'static str)> = None;
     for (i, (inventory, record, offset, len)) in plan.sources().enumerate() {
         let path = &inventory.path;
-        let url = source_url(path, options);
+        let url = source_url(path, &record.href, options);
         let index = Index::open(path)?;
         // One array description serves every file: classic files (raw
         // big-endian values) and HDF5 ones (their own chunks and filters)

@@ -320,6 +320,44 @@ fn the_demo_runs_into_one_valid_catalog() {
         .count();
     assert_eq!(children, 6);
     assert_schema_valid(&out.join("catalog.json"));
+    // What tile servers and dashboards read, on every collection: COGs,
+    // stores and references alike.
+    for name in [
+        "geotiff",
+        "modis",
+        "oisst-zarr",
+        "oisst-refs",
+        "cmip6",
+        "cmip6-subset",
+    ] {
+        let collection = json(&out.join(name).join("collection.json"));
+        let default = &collection["renders"]["default"];
+        assert!(default["assets"].is_array(), "{name}: {collection:#}");
+        // The GeoTIFF fixtures mix RGB, paletted and continuous rasters,
+        // the CMIP6 ones three variables: no one way to show them all, so
+        // only the asset is common (each item has its own render).
+        assert!(
+            ["geotiff", "cmip6"].contains(&name)
+                || default["rescale"].is_array()
+                || default["colormap"].is_object()
+                || default["variable"].is_string()
+                || default["bidx"].as_array().is_some_and(|b| b.len() == 3),
+            "{name}: a default render that says how to show the data: {default:#}"
+        );
+        assert!(
+            collection["item_assets"]
+                .as_object()
+                .is_some_and(|a| !a.is_empty()),
+            "{name}"
+        );
+        assert!(collection["summaries"].is_object(), "{name}");
+        assert!(collection["dashboard:is_periodic"].is_boolean(), "{name}");
+    }
+    let density = |name: &str| {
+        json(&out.join(name).join("collection.json"))["dashboard:time_density"].clone()
+    };
+    assert_eq!(density("oisst-zarr"), "day", "daily files");
+    assert_eq!(density("cmip6"), "month", "Amon and SImon datasets");
 }
 
 /// `run` writes a cube straight to object storage: every file of the store

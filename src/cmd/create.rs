@@ -25,6 +25,10 @@ pub struct ItemArgs {
     /// Units converted at once (default: number of cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
+    /// The asset tile servers show by default (the `default` render of
+    /// items and collection). Default: `data`, else the first data asset.
+    #[arg(long, value_name = "KEY")]
+    default_asset: Option<String>,
     /// One JSON event per unit on standard output, then a summary event.
     #[arg(long)]
     json: bool,
@@ -227,7 +231,11 @@ pub fn create_items_with(
     let mut run_options = RunOptions::new(&collection_id);
     run_options.datetime = args.datetime;
     run_options.jobs = args.jobs;
-    run_options.options = options.to_string();
+    run_options.options = match &args.default_asset {
+        Some(key) => format!("{options} --default-asset {key}"),
+        None => options.to_string(),
+    };
+    run_options.default_asset = args.default_asset.clone();
     run_options.shard = batch.shard()?;
     run_options.fail_fast = batch.fail_fast;
     run_options.resume = !batch.force;

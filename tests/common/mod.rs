@@ -489,6 +489,62 @@ impl StacApi {
     }
 }
 
+impl StacApi {
+    /// Starts titiler-pgstac on this API's database (`scripts/stac-api.sh
+    /// tiler`), reading assets from `s3` through GDAL; stopped with the API.
+    /// Returns its URL.
+    pub fn start_tiler(&self, s3: &S3Server) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let status = Command::new("bash")
+            .arg(root().join("scripts/stac-api.sh"))
+            .args(["tiler", &self.dir_str(), &port.to_string()])
+            .arg(self.pg_port.to_string())
+            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_S3_ENDPOINT", format!("127.0.0.1:{}", s3.port))
+            .env("AWS_HTTPS", "NO")
+            .env("AWS_VIRTUAL_HOSTING", "FALSE")
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/stac-api.sh tiler failed");
+        format!("http://127.0.0.1:{port}")
+    }
+}
+
+/// GETs `url` (or POSTs `body` as JSON); the body's bytes, with the status
+/// and body in the panic message when it is not a success.
+pub fn http(url: &str, body: Option<&Value>) -> Vec<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let request = match body {
+            Some(body) => client
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(body.to_string()),
+            None => client.get(url),
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        assert!(
+            status.is_success(),
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes.to_vec()
+    })
+}
+
 impl Drop for StacApi {
     fn drop(&mut self) {
         let _ = Command::new("bash")

@@ -66,6 +66,23 @@ impl Variable {
         number(self.attrs.get(name)?)
     }
 
+    /// The CF valid range of the stored values: `valid_range`, else
+    /// `valid_min` and `valid_max` (either may be missing).
+    pub fn valid_range(&self) -> Option<[f64; 2]> {
+        if let Some(Value::Array(pair)) = self.attrs.get("valid_range") {
+            if let [low, high] = &pair[..] {
+                return Some([number(low)?, number(high)?]);
+            }
+        }
+        let (low, high) = (self.attr_f64("valid_min"), self.attr_f64("valid_max"));
+        (low.is_some() || high.is_some()).then(|| {
+            [
+                low.unwrap_or(f64::NEG_INFINITY),
+                high.unwrap_or(f64::INFINITY),
+            ]
+        })
+    }
+
     /// Whether it is a NetCDF `char` variable (bytes: a grid-mapping
     /// container, a string label).
     pub fn is_char(&self) -> bool {

@@ -375,8 +375,23 @@ fn write_gtiff(
     if let Some(offset) = var.attr_f64("add_offset") {
         band.set_offset(offset)?;
     }
+    // The valid range of stored values, which flags (land, coast, missing)
+    // lie outside of, for the band's histogram and render defaults.
+    if let Some([low, high]) = var.valid_range() {
+        use gdal::Metadata;
+        for (key, value) in [(VALID_MIN, low), (VALID_MAX, high)] {
+            if value.is_finite() {
+                band.set_metadata_item(key, &value.to_string(), "")?;
+            }
+        }
+    }
     Ok(())
 }
+
+/// Band metadata item: the smallest valid stored value (CF `valid_min`).
+pub const VALID_MIN: &str = "valid_min";
+/// Band metadata item: the largest valid stored value (CF `valid_max`).
+pub const VALID_MAX: &str = "valid_max";
 
 #[cfg(test)]
 mod tests {

@@ -64,6 +64,13 @@ pub struct ItemSummary {
     /// Each asset's `type`, `roles`, `title` and `description`.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub assets: Map<String, Value>,
+    /// The item's `renders` (render extension).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub renders: Map<String, Value>,
+    /// The step of the item's time dimension (`cube:dimensions`), as an
+    /// ISO 8601 duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_step: Option<String>,
 }
 
 impl ItemSummary {
@@ -142,6 +149,21 @@ impl ItemSummary {
                     .collect()
             })
             .unwrap_or_default();
+        let renders = (item.pointer("/properties/renders"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let time_step = (item.pointer("/properties/cube:dimensions"))
+            .and_then(Value::as_object)
+            .and_then(|dims| {
+                dims.values()
+                    .find(|d| d.get("type").and_then(Value::as_str) == Some("temporal"))
+            })
+            .and_then(|d| d.get("step")?.as_str().map(str::to_string))
+            .or_else(|| {
+                let frequency = item.pointer("/properties/cmip6:frequency")?.as_str()?;
+                frequency_step(frequency).map(str::to_string)
+            });
         Some(ItemSummary {
             id,
             bbox,
@@ -149,6 +171,8 @@ impl ItemSummary {
             end: time("end_datetime").or_else(|| time("datetime")),
             properties,
             assets,
+            renders,
+            time_step,
         })
     }
 }
@@ -187,6 +211,10 @@ pub struct Aggregate {
     end: Option<chrono::DateTime<chrono::Utc>>,
     properties: BTreeMap<String, PropertySummary>,
     assets: BTreeMap<String, Option<Map<String, Value>>>,
+    renders: BTreeMap<String, Map<String, Value>>,
+    /// Each item's start, for the time density.
+    times: Vec<chrono::DateTime<chrono::Utc>>,
+    time_steps: std::collections::BTreeSet<String>,
 }
 
 impl Aggregate {
@@ -219,6 +247,23 @@ impl Aggregate {
                 _ => PropertySummary::Set(BTreeMap::new()),
             });
             fold(summary, value);
+        }
+        if let Some(t) = item.start {
+            self.times.push(t);
+        }
+        if let Some(step) = &item.time_step {
+            self.time_steps.insert(step.clone());
+        }
+        for (name, render) in &item.renders {
+            let Some(render) = render.as_object() else {
+                continue;
+            };
+            match self.renders.get_mut(name) {
+                None => {
+                    self.renders.insert(name.clone(), render.clone());
+                }
+                Some(common) => merge_render(common, render),
+            }
         }
         for (key, fields) in &item.assets {
             let Some(fields) = fields.as_object() else {
@@ -292,16 +337,178 @@ impl Aggregate {
         collection.summaries = (!summaries.is_empty()).then_some(summaries);
         if collection.item_assets.is_empty() {
             for (key, fields) in std::mem::take(&mut self.assets) {
-                let Some(fields) = fields.filter(|f| f.len() >= 2) else {
+                // Every asset, with the fields all items agree on; the key
+                // as its title when they agree on too little (the
+                // extension asks for two fields).
+                let Some(mut fields) = fields else { continue };
+                if fields.len() < 2 && !fields.contains_key("title") {
+                    fields.insert("title".into(), Value::String(key.clone()));
+                }
+                if fields.len() < 2 {
                     continue;
-                };
+                }
                 if let Ok(asset) = serde_json::from_value::<ItemAsset>(Value::Object(fields)) {
                     collection.item_assets.insert(key, asset);
                 }
             }
         }
+        let fields = &mut collection.additional_fields;
+        if !fields.contains_key("renders") && !self.renders.is_empty() {
+            let renders: Map<String, Value> = std::mem::take(&mut self.renders)
+                .into_iter()
+                .map(|(name, render)| (name, Value::Object(render)))
+                .collect();
+            fields.insert("renders".into(), Value::Object(renders));
+        }
+        if fields.contains_key("renders")
+            && !collection.extensions.iter().any(|e| e == RENDER_EXTENSION)
+        {
+            collection.extensions.push(RENDER_EXTENSION.to_string());
+        }
+        let fields = &mut collection.additional_fields;
+        if !fields.contains_key(TIME_DENSITY) {
+            if let Some((density, periodic)) = time_density(&mut self.times, &self.time_steps) {
+                fields.insert(
+                    TIME_DENSITY.into(),
+                    density.map_or(Value::Null, Value::from),
+                );
+                fields.insert(IS_PERIODIC.into(), Value::Bool(periodic));
+            }
+        }
         self.ids.sort_unstable();
         self.ids
+    }
+}
+
+/// The render extension's schema.
+const RENDER_EXTENSION: &str = stacforge_core::extension::RENDER;
+
+/// How finely the collection's data is spaced in time (`year`, `month`,
+/// `day`, `hour`, `minute`), as dashboards (VEDA) read it.
+pub const TIME_DENSITY: &str = "dashboard:time_density";
+
+/// Whether the items (or time steps) come at a regular interval.
+pub const IS_PERIODIC: &str = "dashboard:is_periodic";
+
+/// Folds one item's render into the collection's: rescale ranges widen to
+/// cover both; any other field the items disagree on (a title naming the
+/// item's date, say) is dropped, except the assets shown.
+fn merge_render(common: &mut Map<String, Value>, render: &Map<String, Value>) {
+    let ranges = |r: &Map<String, Value>| -> Option<Vec<[f64; 2]>> {
+        (r.get("rescale")?.as_array()?.iter())
+            .map(|pair| {
+                let pair = pair.as_array()?;
+                Some([pair.first()?.as_f64()?, pair.get(1)?.as_f64()?])
+            })
+            .collect()
+    };
+    match (ranges(common), ranges(render)) {
+        (Some(a), Some(b)) if a.len() == b.len() => {
+            let wider: Vec<Value> = (a.iter().zip(&b))
+                .map(|(x, y)| serde_json::json!([number(x[0].min(y[0])), number(x[1].max(y[1]))]))
+                .collect();
+            common.insert("rescale".into(), Value::Array(wider));
+        }
+        (Some(_), _) | (_, Some(_)) => {
+            common.remove("rescale");
+        }
+        _ => {}
+    }
+    common.retain(|key, value| {
+        matches!(key.as_str(), "rescale" | "assets") || render.get(key) == Some(value)
+    });
+}
+
+/// The time density and periodicity: from the items' time step where they
+/// have one (a data cube's), else from the gaps between the items' starts.
+/// `None` without times; a density of `None` for a single time.
+fn time_density(
+    times: &mut Vec<chrono::DateTime<chrono::Utc>>,
+    steps: &std::collections::BTreeSet<String>,
+) -> Option<(Option<&'static str>, bool)> {
+    if let Some(step) = steps.iter().next() {
+        let density = step_density(step)?;
+        return Some((Some(density), steps.len() == 1));
+    }
+    times.sort_unstable();
+    times.dedup();
+    if times.len() < 2 {
+        return (!times.is_empty()).then_some((None, false));
+    }
+    use chrono::Datelike;
+    let month_end = |t: &chrono::DateTime<chrono::Utc>| (*t + chrono::Days::new(1)).day() == 1;
+    // Each gap in the coarsest unit that measures it exactly.
+    let gaps: Vec<(u8, i64)> = times
+        .windows(2)
+        .map(|w| {
+            let (a, b) = (w[0], w[1]);
+            let same_time = a.time() == b.time();
+            let months = (b.year() - a.year()) as i64 * 12 + b.month() as i64 - a.month() as i64;
+            let seconds = (b - a).num_seconds();
+            if same_time && (a.day() == b.day() || (month_end(&a) && month_end(&b))) {
+                if months % 12 == 0 {
+                    (4, months / 12)
+                } else {
+                    (3, months)
+                }
+            } else if seconds % 86_400 == 0 {
+                (2, seconds / 86_400)
+            } else if seconds % 3_600 == 0 {
+                (1, seconds / 3_600)
+            } else {
+                (0, seconds / 60)
+            }
+        })
+        .collect();
+    let unit = gaps.iter().map(|g| g.0).min().expect("two times");
+    // The gaps in that finer unit, for periodicity.
+    let in_unit: Vec<i64> = (gaps.iter().zip(times.windows(2)))
+        .map(|(&(u, n), w)| match (u, unit) {
+            (u, v) if u == v => n,
+            (4, 3) => n * 12,
+            _ => {
+                let seconds = (w[1] - w[0]).num_seconds();
+                seconds / [60, 3_600, 86_400][unit.min(2) as usize]
+            }
+        })
+        .collect();
+    let periodic = in_unit.windows(2).all(|w| w[0] == w[1]);
+    let density = ["minute", "hour", "day", "month", "year"][unit as usize];
+    Some((Some(density), periodic))
+}
+
+/// The time step a CMIP6 `frequency` (CMOR's vocabulary) names, for data
+/// cubes whose steps are irregular (months of the calendar); `None` for
+/// fixed fields.
+fn frequency_step(frequency: &str) -> Option<&'static str> {
+    let base = frequency.trim_end_matches("Pt").trim_end_matches('C');
+    match base {
+        "dec" | "yr" => Some("P1Y"),
+        "mon" => Some("P1M"),
+        "day" => Some("P1D"),
+        "6hr" | "3hr" | "1hr" | "1hrCM" => Some("PT1H"),
+        "subhr" => Some("PT1M"),
+        _ => None,
+    }
+}
+
+/// The density an ISO 8601 duration's smallest unit gives (`P1M` → month,
+/// `PT6H` → hour).
+fn step_density(step: &str) -> Option<&'static str> {
+    let rest = step.strip_prefix('P')?;
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    if time.contains('S') || time.contains('M') {
+        Some("minute")
+    } else if time.contains('H') {
+        Some("hour")
+    } else if date.contains('D') || date.contains('W') {
+        Some("day")
+    } else if date.contains('M') {
+        Some("month")
+    } else if date.contains('Y') {
+        Some("year")
+    } else {
+        None
     }
 }
 
@@ -390,6 +597,76 @@ mod tests {
         let data = &c.item_assets["data"];
         assert_eq!(data.r#type.as_deref(), Some("image/tiff"));
         assert_eq!(data.title, None, "titles differ between items");
+    }
+
+    #[test]
+    fn renders_widen_across_items_and_time_density_follows_the_gaps() {
+        let with_render = |id: &str, t: &str, low: f64, high: f64| {
+            ItemSummary::from_json(&json!({
+                "id": id, "properties": {"datetime": t, "renders": {"default": {
+                    "assets": ["data"], "rescale": [[low, high]], "colormap_name": "viridis", "title": id}}},
+                "assets": {"data": {"href": "./a.tif", "roles": ["data"]}},
+            }))
+            .unwrap()
+        };
+        let mut aggregate = Aggregate::default();
+        aggregate.add(&with_render("a", "2021-01-31T00:00:00Z", 1.0, 5.0));
+        aggregate.add(&with_render("b", "2021-02-28T00:00:00Z", 0.5, 4.0));
+        aggregate.add(&with_render("c", "2021-03-31T00:00:00Z", 2.0, 9.0));
+        let mut c = Collection::new("c", "d");
+        aggregate.apply(&mut c);
+        let render = &c.additional_fields["renders"]["default"];
+        assert_eq!(render["rescale"], json!([[0.5, 9]]));
+        assert_eq!(render["colormap_name"], json!("viridis"));
+        assert!(c.extensions.iter().any(|e| e.contains("/render/")));
+        assert_eq!(c.additional_fields[TIME_DENSITY], json!("month"));
+        assert_eq!(c.additional_fields[IS_PERIODIC], json!(true));
+        let data = &c.item_assets["data"];
+        assert_eq!(
+            data.title.as_deref(),
+            Some("data"),
+            "every asset is covered"
+        );
+
+        let density = |times: &[&str]| {
+            let mut times: Vec<_> = times.iter().map(|t| t.parse().unwrap()).collect();
+            time_density(&mut times, &Default::default())
+        };
+        assert_eq!(
+            density(&[
+                "2020-01-01T00:00:00Z",
+                "2021-01-01T00:00:00Z",
+                "2023-01-01T00:00:00Z"
+            ]),
+            Some((Some("year"), false))
+        );
+        assert_eq!(
+            density(&[
+                "2020-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z",
+                "2020-01-03T00:00:00Z"
+            ]),
+            Some((Some("day"), true))
+        );
+        assert_eq!(
+            density(&[
+                "2020-01-01T00:00:00Z",
+                "2020-02-01T00:00:00Z",
+                "2020-02-02T00:00:00Z"
+            ]),
+            Some((Some("day"), false))
+        );
+        assert_eq!(density(&["2020-01-01T00:00:00Z"]), Some((None, false)));
+        let steps = ["PT6H".to_string()].into_iter().collect();
+        assert_eq!(
+            time_density(&mut vec![], &steps),
+            Some((Some("hour"), true))
+        );
+        assert_eq!(step_density("P1M"), Some("month"));
+        assert_eq!(frequency_step("monPt"), Some("P1M"));
+        assert_eq!(frequency_step("1hrCM"), Some("PT1H"));
+        assert_eq!(frequency_step("fx"), None);
+        assert_eq!(step_density("P1D"), Some("day"));
     }
 
     #[test]

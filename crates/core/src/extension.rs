@@ -15,3 +15,5 @@ pub const CLASSIFICATION: &str =
     "https://stac-extensions.github.io/classification/v1.1.0/schema.json";
 /// Scientific citation extension (DOI and citation of the data).
 pub const SCIENTIFIC: &str = "https://stac-extensions.github.io/scientific/v1.0.0/schema.json";
+/// Render extension (default visualisations for tile servers).
+pub const RENDER: &str = "https://stac-extensions.github.io/render/v2.0.0/schema.json";

@@ -126,6 +126,10 @@ pub fn add_asset(item: &mut Item, artifact: &Artifact) {
     item.assets.insert(artifact.key.clone(), asset);
 }
 
+/// The most buckets an item's `raster:histogram` has (the render
+/// defaults come from the full histogram before).
+pub const HISTOGRAM_BUCKETS: usize = 64;
+
 /// The projection fields and the 1.1 `bands` array of a raster asset.
 fn raster_fields(fields: &mut Map<String, Value>, profile: &RasterProfile) {
     fields.insert("proj:code".into(), json!(profile.crs.code));
@@ -169,6 +173,13 @@ fn raster_fields(fields: &mut Map<String, Value>, profile: &RasterProfile) {
                     stats.insert("valid_percent".into(), json!(v));
                 }
                 b.insert("statistics".into(), Value::Object(stats));
+            }
+            if let Some(h) = &band.histogram {
+                let h = h.coarsened(HISTOGRAM_BUCKETS);
+                b.insert(
+                    "raster:histogram".into(),
+                    json!({"count": h.counts.len(), "min": h.minimum, "max": h.maximum, "buckets": h.counts}),
+                );
             }
             if let Some(scale) = band.scale.filter(|s| *s != 1.0) {
                 b.insert("raster:scale".into(), json!(scale));
@@ -239,6 +250,8 @@ mod tests {
                     stddev: 0.5,
                     valid_percent: Some(50.0),
                 }),
+                histogram: None,
+                palette: Vec::new(),
             }],
             footprint: None,
             timing: None,

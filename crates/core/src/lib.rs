@@ -24,6 +24,7 @@ pub mod item;
 pub mod package;
 pub mod profile;
 pub mod provenance;
+pub mod render;
 pub mod source;
 pub mod timing;
 
@@ -31,7 +32,7 @@ pub use artifact::Artifact;
 pub use cube::CubeProfile;
 pub use error::{Error, Result};
 pub use package::{Job, Package, Unit};
-pub use profile::{BandProfile, Crs, DataType, Footprint, RasterProfile, Statistics};
+pub use profile::{BandProfile, Crs, DataType, Footprint, Histogram, RasterProfile, Statistics};
 pub use source::Source;
 pub use timing::Timing;
 

@@ -134,6 +134,13 @@ pub struct BandProfile {
     pub has_palette: bool,
     /// Statistics of valid pixels, when computed.
     pub statistics: Option<Statistics>,
+    /// Histogram of valid pixels, computed with the statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
+    /// The colour table's entries (`[r, g, b, a]` by pixel value), when
+    /// the band has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub palette: Vec<[u8; 4]>,
 }
 
 impl BandProfile {
@@ -161,6 +168,65 @@ pub struct Statistics {
     pub stddev: f64,
     /// Percentage of pixels that are valid, when known.
     pub valid_percent: Option<f64>,
+}
+
+/// A histogram of a band's valid pixels: `counts` in equal buckets from
+/// `minimum` to `maximum` (for integers of a small range, one bucket per
+/// value, centred on it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Lower edge of the first bucket.
+    pub minimum: f64,
+    /// Upper edge of the last bucket.
+    pub maximum: f64,
+    /// Pixels per bucket.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// At most `most` buckets (and at least 3): neighbours summed, the
+    /// range extended to keep the buckets equal.
+    pub fn coarsened(&self, most: usize) -> Histogram {
+        let n = self.counts.len();
+        let factor = n.div_ceil(most.max(3));
+        if factor <= 1 {
+            return self.clone();
+        }
+        let width = (self.maximum - self.minimum) / n as f64 * factor as f64;
+        let mut counts: Vec<u64> = self.counts.chunks(factor).map(|c| c.iter().sum()).collect();
+        counts.resize(counts.len().max(3), 0);
+        Histogram {
+            minimum: self.minimum,
+            maximum: self.minimum + width * counts.len() as f64,
+            counts,
+        }
+    }
+
+    /// The value below which `fraction` (0–1) of the pixels lie, linear
+    /// within a bucket; the bucket's own value when buckets are single
+    /// integers. `None` when the histogram is empty.
+    pub fn percentile(&self, fraction: f64) -> Option<f64> {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let width = (self.maximum - self.minimum) / self.counts.len() as f64;
+        let integers = width == 1.0 && (self.minimum + 0.5).fract() == 0.0;
+        let target = fraction.clamp(0.0, 1.0) * total as f64;
+        let mut below = 0u64;
+        for (i, &count) in self.counts.iter().enumerate() {
+            if count > 0 && (below + count) as f64 >= target {
+                let low = self.minimum + width * i as f64;
+                if integers {
+                    return Some(low + 0.5);
+                }
+                let within = ((target - below as f64) / count as f64).clamp(0.0, 1.0);
+                return Some(low + width * within);
+            }
+            below += count;
+        }
+        Some(self.maximum)
+    }
 }
 
 /// Where the valid data lies on Earth.

@@ -2,7 +2,7 @@
 
 use crate::{footprint, gdal_app, Error, Result, Unsupported};
 use gdal::{raster::RasterBand, Dataset, Metadata};
-use stacforge_core::{BandProfile, Crs, DataType, RasterProfile, Statistics, Timing};
+use stacforge_core::{BandProfile, Crs, DataType, Histogram, RasterProfile, Statistics, Timing};
 use std::ffi::CStr;
 use std::path::Path;
 
@@ -238,6 +238,82 @@ fn statistics(band: &RasterBand) -> Option<Statistics> {
     })
 }
 
+/// The pixels a histogram is computed from exactly; larger rasters use
+/// GDAL's approximate histogram (from an overview).
+const EXACT_HISTOGRAM_PIXELS: usize = 64 << 20;
+
+/// The histogram of a band's valid pixels over their range: one bucket per
+/// value for integers spanning at most 1024 values, else 256 buckets (and
+/// never fewer than 3, as the raster extension asks).
+fn histogram(
+    band: &RasterBand,
+    data_type: DataType,
+    s: &Statistics,
+    pixels: usize,
+) -> Option<Histogram> {
+    let integral = !matches!(data_type, DataType::Float32 | DataType::Float64);
+    // Values outside the band's valid range are flags (land, coast,
+    // missing), not data: the histogram leaves them out.
+    let [low, high] = valid_range(band).unwrap_or([f64::NEG_INFINITY, f64::INFINITY]);
+    let (lowest, highest) = (s.minimum.max(low), s.maximum.min(high));
+    if lowest > highest {
+        return None;
+    }
+    let span = highest - lowest;
+    let (minimum, maximum, buckets) = if integral && span < 1024.0 {
+        let n = (span as usize + 1).max(3);
+        (lowest - 0.5, lowest - 0.5 + n as f64, n)
+    } else if span > 0.0 && span.is_finite() {
+        (lowest, highest, 256)
+    } else {
+        (lowest - 0.5, lowest + 2.5, 3)
+    };
+    let clipped = lowest > s.minimum || highest < s.maximum;
+    let approx = pixels > EXACT_HISTOGRAM_PIXELS;
+    let h = band
+        .histogram(minimum, maximum, buckets, !clipped, approx)
+        .ok()?;
+    Some(Histogram {
+        minimum,
+        maximum,
+        counts: h.counts().to_vec(),
+    })
+}
+
+/// The band's valid range of stored values, from its `valid_min` and
+/// `valid_max` metadata (as stacforge writes them) or a netCDF
+/// `valid_range` (`{0,100}`, as GDAL's netCDF driver shows it).
+fn valid_range(band: &RasterBand) -> Option<[f64; 2]> {
+    let item = |key: &str| band.metadata_item(key, "");
+    if let Some(range) = item("valid_range") {
+        let values: Vec<f64> = (range.trim_matches(|c| c == '{' || c == '}').split(','))
+            .filter_map(|v| v.trim().parse().ok())
+            .collect();
+        if let [low, high] = values[..] {
+            return Some([low, high]);
+        }
+    }
+    let number = |key: &str| item(key).and_then(|v| v.trim().parse::<f64>().ok());
+    let (low, high) = (number("valid_min"), number("valid_max"));
+    (low.is_some() || high.is_some()).then(|| {
+        [
+            low.unwrap_or(f64::NEG_INFINITY),
+            high.unwrap_or(f64::INFINITY),
+        ]
+    })
+}
+
+/// A band's colour table as `[r, g, b, a]` entries by pixel value.
+fn palette(band: &RasterBand) -> Vec<[u8; 4]> {
+    let Some(table) = band.color_table() else {
+        return Vec::new();
+    };
+    (0..table.entry_count())
+        .filter_map(|i| table.entry_as_rgb(i))
+        .map(|c| [c.r, c.g, c.b, c.a].map(|v| v.clamp(0, 255) as u8))
+        .collect()
+}
+
 /// The acquisition time recorded in the file, if any.
 fn timing(ds: &Dataset) -> Option<Timing> {
     let candidates = [
@@ -274,12 +350,16 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<RasterProfile> {
             unit: Some(band.unit()).filter(|u| !u.is_empty()),
             color: band.color_interpretation().name().to_lowercase(),
             has_palette: band.color_table().is_some(),
-            statistics: if options.statistics {
-                statistics(&band)
-            } else {
-                None
-            },
+            statistics: None,
+            histogram: None,
+            palette: palette(&band),
         });
+        if options.statistics {
+            let last = bands.last_mut().expect("pushed");
+            last.statistics = statistics(&band);
+            last.histogram = (last.statistics.as_ref())
+                .and_then(|s| histogram(&band, last.data_type, s, width * height));
+        }
     }
     let mut profile = RasterProfile {
         width,

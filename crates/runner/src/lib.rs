@@ -163,6 +163,10 @@ pub struct RunOptions {
     pub retries: u32,
     /// The wait before the first retry; doubled for each further one.
     pub retry_delay: Duration,
+    /// The asset the `default` render shows (see
+    /// [`stacforge_core::render::default_asset`]); `data` or the first data
+    /// asset when `None`.
+    pub default_asset: Option<String>,
 }
 
 impl RunOptions {
@@ -180,6 +184,7 @@ impl RunOptions {
             rehash: false,
             retries: 2,
             retry_delay: Duration::from_millis(500),
+            default_asset: None,
         }
     }
 
@@ -721,6 +726,12 @@ fn process(
     let artifacts = package.convert(&job)?;
     let mut item = package.describe(&job, &artifacts)?;
     stacforge_core::provenance::ensure_sources(&mut item, &job);
+    stacforge_core::render::stamp(&mut item, &artifacts, options.default_asset.as_deref())
+        .map_err(|reason| {
+            Error::Package(stacforge_core::Error::Convert(
+                format!("{}: {reason}", first.display()).into(),
+            ))
+        })?;
     let publish = |reason| Error::Publish {
         source_path: first.clone(),
         reason,

@@ -172,7 +172,9 @@ pub struct Statistics {
 
 /// A histogram of a band's valid pixels: `counts` in equal buckets from
 /// `minimum` to `maximum` (for integers of a small range, one bucket per
-/// value, centred on it).
+/// value, centred on it). Where a few outliers would squeeze the data into
+/// a bucket or two, the range is the data's and the outliers are counted
+/// in the end buckets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     /// Lower edge of the first bucket.

@@ -1,10 +1,13 @@
 //! Collection metadata computed from its items, one item at a time:
-//! extents, `summaries` and `item_assets`, and the item links.
+//! extents, `summaries`, `item_assets`, `renders`, the time density
+//! (`dashboard:time_density`, `dashboard:is_periodic`) and the item links.
 //!
 //! Each item contributes an [`ItemSummary`] (a few hundred bytes: its
-//! bbox, time range, the properties worth summarising and its assets'
-//! common fields); an [`Aggregate`] folds them in without keeping them, so
-//! a collection of a million items costs its item ids and no more.
+//! bbox, time range, the properties worth summarising, its assets' common
+//! fields and its renders, which hold a palette's colour map where there
+//! is one); an [`Aggregate`] folds them in without keeping them, so a
+//! collection of a million items costs its item ids and start times and
+//! no more.
 //!
 //! Summaries follow the STAC best practices: a range (`minimum`,
 //! `maximum`) for numeric properties, a set for categorical ones (strings,

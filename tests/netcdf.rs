@@ -240,6 +240,15 @@ fn store_items_have_the_datacube_crs_time_and_sources_and_validate() {
     let seaice = json(&catalog.join("items/seaice/seaice.json"));
     let p = &seaice["properties"];
     assert_eq!(p["proj:code"], "EPSG:3411");
+    // A tile server's default: the store's first data variable.
+    let render = &p["renders"]["default"];
+    assert_eq!(render["assets"], serde_json::json!(["zarr"]));
+    assert_eq!(render["variable"], "cdr_seaice_conc");
+    let collection = json(&catalog.join("collection.json"));
+    assert!(
+        collection["renders"]["default"].is_object(),
+        "{collection:#}"
+    );
     assert_eq!(p["proj:shape"], serde_json::json!([448, 304]));
     // The grid's edges are the extents the file's attributes state.
     assert_eq!(

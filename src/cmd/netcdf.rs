@@ -202,7 +202,8 @@ fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
         };
         let artifact = stacforge_array::cube::store_artifact(&local, Some(href))?;
         let job = cube_job(&item_id, &args.collection_id);
-        let item = stacforge_array::cube::describe_cube(&job, &[artifact])?;
+        let mut item = stacforge_array::cube::describe_cube(&job, std::slice::from_ref(&artifact))?;
+        stacforge_core::render::stamp(&mut item, &[artifact], None).map_err(anyhow::Error::msg)?;
         item_href = Some(publish_item(
             location,
             &args.store,
@@ -353,7 +354,8 @@ fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
         };
         let artifact = stacforge_array::cube::refs_artifact(&references, &local, Some(href))?;
         let job = cube_job(&item_id, &args.collection_id);
-        let item = stacforge_array::cube::describe_cube(&job, &[artifact])?;
+        let mut item = stacforge_array::cube::describe_cube(&job, std::slice::from_ref(&artifact))?;
+        stacforge_core::render::stamp(&mut item, &[artifact], None).map_err(anyhow::Error::msg)?;
         item_href = Some(publish_item(
             location,
             &args.store,

@@ -449,29 +449,8 @@ impl StacApi {
 
     /// A request to the API; returns the JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         let url = format!("{}{path}", self.url());
-        runtime.block_on(async {
-            let client = reqwest::Client::new();
-            let mut request = client.request(method.parse().unwrap(), &url);
-            if let Some(body) = body {
-                request = request
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string());
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status();
-            let bytes = response.bytes().await.unwrap();
-            assert!(
-                status.is_success(),
-                "{method} {url}: {status} {}",
-                String::from_utf8_lossy(&bytes)
-            );
-            serde_json::from_slice(&bytes).unwrap()
-        })
+        serde_json::from_slice(&http_request(method, &url, body.as_ref())).unwrap()
     }
 
     /// The ids `/search` returns for `query`, sorted (every page).
@@ -520,25 +499,30 @@ impl StacApi {
 /// GETs `url` (or POSTs `body` as JSON); the body's bytes, with the status
 /// and body in the panic message when it is not a success.
 pub fn http(url: &str, body: Option<&Value>) -> Vec<u8> {
+    http_request(if body.is_some() { "POST" } else { "GET" }, url, body)
+}
+
+/// A `method` request to `url` with `body` as JSON; the body's bytes, with
+/// the status and body in the panic message when it is not a success.
+pub fn http_request(method: &str, url: &str, body: Option<&Value>) -> Vec<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::new();
-        let request = match body {
-            Some(body) => client
-                .post(url)
+        let mut request = client.request(method.parse().unwrap(), url);
+        if let Some(body) = body {
+            request = request
                 .header("Content-Type", "application/json")
-                .body(body.to_string()),
-            None => client.get(url),
-        };
+                .body(body.to_string());
+        }
         let response = request.send().await.unwrap();
         let status = response.status();
         let bytes = response.bytes().await.unwrap();
         assert!(
             status.is_success(),
-            "{url}: {status} {}",
+            "{method} {url}: {status} {}",
             String::from_utf8_lossy(&bytes)
         );
         bytes.to_vec()

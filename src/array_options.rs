@@ -166,9 +166,11 @@ impl ZarrWriting {
 pub struct RefsArgs {
     #[command(flatten)]
     pub series: SeriesArgs,
-    /// Reference format: json (kerchunk version 1) or parquet (fsspec's
-    /// LazyReferenceMapper layout, for collections with very many chunks).
-    #[arg(long, default_value = "json", value_parser = ["json", "parquet"])]
+    /// Reference format: json (kerchunk version 1), parquet (fsspec's
+    /// LazyReferenceMapper layout, for collections with very many chunks),
+    /// or icechunk (virtual chunk references in an Icechunk repository, one
+    /// commit per write or append; `netcdf to-refs` only).
+    #[arg(long, default_value = "json", value_parser = ["json", "parquet", "icechunk"])]
     pub format: String,
     /// Rows per Parquet file (with --format parquet).
     #[arg(long, default_value_t = 10_000)]

@@ -46,6 +46,11 @@ enum Command {
     Finalize(cmd::finalize::Args),
     /// Write a root catalog.json linking the collections in the folders under DIR.
     Catalog(cmd::catalog::Args),
+    /// List the commits of an Icechunk repository, newest first, with the
+    /// sources each wrote (size and checksum) and its tags.
+    ///
+    /// Example: stacforge history sst.icechunk --json
+    History(cmd::history::Args),
     /// Write a new package crate (raster or array) under packages/ and register it.
     ///
     /// Example: stacforge new-package grace-mascons --kind array
@@ -142,10 +147,11 @@ fn main() -> ExitCode {
     // GDAL (all its drivers) is set up here for every verb but the array
     // ones, which need it only to describe their output (they set it up then).
     let args: Vec<String> = std::env::args().take(3).collect();
-    let array_verb = args.get(1).is_some_and(|a| a == "netcdf")
-        && args
-            .get(2)
-            .is_some_and(|v| matches!(v.as_str(), "to-zarr" | "to-refs" | "verify-refs"));
+    let array_verb = args.get(1).is_some_and(|a| a == "history")
+        || args.get(1).is_some_and(|a| a == "netcdf")
+            && args
+                .get(2)
+                .is_some_and(|v| matches!(v.as_str(), "to-zarr" | "to-refs" | "verify-refs"));
     if !array_verb {
         stacforge_raster::init();
     }
@@ -184,6 +190,7 @@ fn main() -> ExitCode {
                 Command::NewPackage(args) => cmd::new_package::run(&args),
                 Command::Catalog(args) => cmd::catalog::run(&args),
                 Command::Finalize(args) => cmd::finalize::run(&args),
+                Command::History(args) => cmd::history::run(&args),
             },
             Err(e) => e.exit(),
         },

@@ -94,7 +94,13 @@ pub fn entries() -> Vec<Entry> {
             outputs: &["references (kerchunk JSON, Parquet)"],
             create_item: false,
             args: RefsArgs::augment_args,
-            build: |m| Ok(Box::new(RefsArgs::from_arg_matches(m)?.package())),
+            build: |m| {
+                let args = RefsArgs::from_arg_matches(m)?;
+                if args.format == "icechunk" {
+                    anyhow::bail!("--format icechunk is for `stacforge netcdf to-refs`; a run writes JSON or Parquet references per item");
+                }
+                Ok(Box::new(args.package()))
+            },
         },
         Entry {
             id: "cmip6",

@@ -6,6 +6,7 @@ pub mod create;
 pub mod dry_run;
 pub mod export;
 pub mod finalize;
+pub mod history;
 pub mod info;
 pub mod list;
 pub mod netcdf;

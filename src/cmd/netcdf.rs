@@ -51,7 +51,8 @@ struct ToRefsArgs {
     #[command(flatten)]
     fetch: FetchArgs,
     /// Where to write the references: a kerchunk JSON file (a path or a URL),
-    /// or with --format parquet a directory (local).
+    /// with --format parquet a directory (local), with --format icechunk an
+    /// Icechunk repository (a directory or s3://bucket/prefix).
     #[arg(long, value_name = "FILE")]
     out: String,
     /// Add the sources to the existing references (only the new files are read).
@@ -59,6 +60,9 @@ struct ToRefsArgs {
     append: bool,
     #[command(flatten)]
     refs: RefsArgs,
+    /// With --format icechunk: tag the commit (e.g. v1).
+    #[arg(long, value_name = "NAME")]
+    tag: Option<String>,
     /// Also write a STAC item for the references (and its collection) into this catalog.
     #[arg(long, value_name = "DIR")]
     catalog: Option<String>,
@@ -103,8 +107,17 @@ struct ToZarrArgs {
     fetch: FetchArgs,
     /// The Zarr store to write: a local directory, or a URL (s3://bucket/x.zarr,
     /// gs://, az://), where the store is uploaded once complete, metadata last.
+    /// With --format icechunk, an Icechunk repository (a directory or
+    /// s3://bucket/prefix), created if there is none.
     #[arg(long, value_name = "STORE")]
     out: String,
+    /// Output format: a Zarr store, or an Icechunk repository where every
+    /// write and append is one atomic, versioned commit (Zarr v3).
+    #[arg(long, default_value = "zarr", value_parser = ["zarr", "icechunk"])]
+    format: String,
+    /// With --format icechunk: tag the commit (e.g. v1).
+    #[arg(long, value_name = "NAME")]
+    tag: Option<String>,
     /// Add the sources to the existing store along its concatenation
     /// dimension; sources already in it are skipped.
     #[arg(long, conflicts_with = "overwrite")]
@@ -147,10 +160,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 fn to_zarr(args: &ToZarrArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    if args.tag.is_some() && args.format != "icechunk" {
+        anyhow::bail!("--tag names an Icechunk commit: give it with --format icechunk");
+    }
     let recipe = Recipe {
         sources: args.fetch.gather(&args.sources, &args.store.to_options())?,
         ..args.zarr.recipe()?
     };
+    if args.format == "icechunk" {
+        return to_zarr_icechunk(args, &recipe, started);
+    }
     let Output {
         remote,
         local,
@@ -282,11 +301,17 @@ fn read_refs(path: &Path) -> anyhow::Result<stacforge_array::refs::References> {
 fn to_refs(args: &ToRefsArgs) -> anyhow::Result<Outcome> {
     use stacforge_array::refs;
     let started = Instant::now();
+    if args.tag.is_some() && args.refs.format != "icechunk" {
+        anyhow::bail!("--tag names an Icechunk commit: give it with --format icechunk");
+    }
     let recipe = Recipe {
         sources: args.fetch.gather(&args.sources, &args.store.to_options())?,
         ..args.refs.series.recipe()
     };
     let options = args.refs.options();
+    if args.refs.format == "icechunk" {
+        return to_refs_icechunk(args, &recipe, &options, started);
+    }
     let Output {
         remote,
         local,
@@ -413,6 +438,234 @@ fn verify_refs(args: &VerifyRefsArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+fn repo_options(store: &StoreArgs) -> stacforge_array::repo::RepoOptions {
+    stacforge_array::repo::RepoOptions {
+        s3_endpoint: store.to_options().s3_endpoint.clone(),
+    }
+}
+
+/// The options a commit records: the recipe's, as given.
+fn recipe_options(recipe: &Recipe) -> serde_json::Value {
+    serde_json::json!({
+        "concat_dim": recipe.concat_dim,
+        "group": recipe.group,
+        "variables": recipe.variables,
+        "chunks": recipe.chunks,
+        "target_chunk_bytes": recipe.target_chunk_bytes,
+        "compression": format!("{:?}", recipe.compression),
+        "decode": recipe.decode,
+        "time_range": recipe.time_range.map(|(a, b)| [a.to_rfc3339(), b.to_rfc3339()]),
+        "skip_bad": recipe.skip_bad,
+    })
+}
+
+/// `to-zarr --format icechunk`: the store written or appended as one commit.
+fn to_zarr_icechunk(
+    args: &ToZarrArgs,
+    recipe: &Recipe,
+    started: Instant,
+) -> anyhow::Result<Outcome> {
+    use stacforge_array::repo;
+    let item_id = item_id_of(&args.out, &args.zarr.series.item_id)?;
+    validate_id(&item_id)?;
+    validate_id(&args.collection_id)?;
+    let options = repo_options(&args.store);
+    let info = repo::RunInfo {
+        package: "netcdf to-zarr".into(),
+        options: recipe_options(recipe),
+        tag: args.tag.clone(),
+    };
+    let progress = |line: &str| eprintln!("  {line}");
+    let (outcome, committed) = if args.append {
+        repo::append_store(recipe, &args.out, &options, &info, &progress)?
+    } else {
+        let (outcome, committed) = repo::write_store(
+            recipe,
+            &args.out,
+            &options,
+            args.overwrite,
+            &info,
+            &progress,
+        )?;
+        (outcome, Some(committed))
+    };
+    for s in &outcome.skipped {
+        eprintln!("{}: already in {}; skipped", s.href, args.out);
+    }
+    report_left_out(&outcome.left_out);
+    let (repository, snapshot, said) = snapshot_of(&args.out, &options, committed.as_ref())?;
+    eprintln!(
+        "{}: {} source(s) written, {} skipped, {} step(s), {:.1} MB uncompressed, {}, {:.2} s",
+        args.out,
+        outcome.written.len(),
+        outcome.skipped.len(),
+        outcome.steps,
+        outcome.bytes as f64 / 1e6,
+        said,
+        started.elapsed().as_secs_f64()
+    );
+    let item_href = match &args.catalog {
+        Some(location) => Some(publish_icechunk_item(
+            &repository,
+            &snapshot,
+            committed.as_ref().and_then(|c| c.tag.as_deref()),
+            false,
+            (args.store_href.clone(), &item_id, &args.collection_id),
+            location,
+            &args.store,
+        )?),
+        None => None,
+    };
+    if args.json {
+        let summary = serde_json::json!({
+            "store": args.out,
+            "format": "icechunk",
+            "snapshot": snapshot,
+            "committed": committed.is_some(),
+            "tag": committed.as_ref().and_then(|c| c.tag.clone()),
+            "written": outcome.written,
+            "skipped": outcome.skipped,
+            "left_out": outcome.left_out.iter().map(|(p, r)| serde_json::json!({"source": p, "reason": r})).collect::<Vec<_>>(),
+            "steps": outcome.steps,
+            "bytes": outcome.bytes,
+            "item": item_href,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(if outcome.left_out.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+/// `to-refs --format icechunk`: virtual chunk references written or
+/// appended as one commit.
+fn to_refs_icechunk(
+    args: &ToRefsArgs,
+    recipe: &Recipe,
+    ref_options: &stacforge_array::refs::RefOptions,
+    started: Instant,
+) -> anyhow::Result<Outcome> {
+    use stacforge_array::repo;
+    let item_id = item_id_of(&args.out, &args.refs.series.item_id)?;
+    validate_id(&item_id)?;
+    let options = repo_options(&args.store);
+    let info = repo::RunInfo {
+        package: "netcdf to-refs".into(),
+        options: serde_json::json!({
+            "recipe": recipe_options(recipe),
+            "inline_threshold": ref_options.inline_threshold,
+            "loadable": ref_options.loadable,
+            "url_prefix": ref_options.url_prefix,
+        }),
+        tag: args.tag.clone(),
+    };
+    let outcome = repo::write_refs(recipe, ref_options, &args.out, &options, args.append, &info)?;
+    for s in &outcome.skipped {
+        eprintln!("{}: already in {}; skipped", s.href, args.out);
+    }
+    report_left_out(&outcome.left_out);
+    let (repository, snapshot, said) =
+        snapshot_of(&args.out, &options, outcome.committed.as_ref())?;
+    eprintln!(
+        "{}: {} source(s) referenced, {} already there, {} virtual chunk(s) written, {}, {:.2} s",
+        args.out,
+        outcome.added.len(),
+        outcome.skipped.len(),
+        outcome.virtual_chunks,
+        said,
+        started.elapsed().as_secs_f64()
+    );
+    let item_href = match &args.catalog {
+        Some(location) => Some(publish_icechunk_item(
+            &repository,
+            &snapshot,
+            outcome.committed.as_ref().and_then(|c| c.tag.as_deref()),
+            true,
+            (None, &item_id, &args.collection_id),
+            location,
+            &args.store,
+        )?),
+        None => None,
+    };
+    if args.json {
+        let summary = serde_json::json!({
+            "references": args.out,
+            "format": "icechunk",
+            "snapshot": snapshot,
+            "committed": outcome.committed.is_some(),
+            "tag": outcome.committed.as_ref().and_then(|c| c.tag.clone()),
+            "added": outcome.added.len(),
+            "skipped": outcome.skipped.len(),
+            "left_out": outcome.left_out.iter().map(|(p, r)| serde_json::json!({"source": p, "reason": r})).collect::<Vec<_>>(),
+            "virtual_chunks": outcome.virtual_chunks,
+            "item": item_href,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(if outcome.left_out.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+/// The repository at `location` after a write, the snapshot the write
+/// left on its branch (the new commit, else the tip when nothing was
+/// new), and how to say which.
+fn snapshot_of(
+    location: &str,
+    options: &stacforge_array::repo::RepoOptions,
+    committed: Option<&stacforge_array::repo::Committed>,
+) -> anyhow::Result<(stacforge_array::repo::Repo, String, String)> {
+    let repository = stacforge_array::repo::Repo::open(location, options)?;
+    Ok(match committed {
+        Some(c) => {
+            let said = format!("committed snapshot {}", c.snapshot);
+            (repository, c.snapshot.clone(), said)
+        }
+        None => {
+            let id = repository.snapshot(None)?.id;
+            let said = format!("nothing new: no commit (snapshot {id})");
+            (repository, id, said)
+        }
+    })
+}
+
+/// Writes the item describing one snapshot of a repository into the
+/// catalog at `location`; returns where it is.
+fn publish_icechunk_item(
+    repository: &stacforge_array::repo::Repo,
+    snapshot: &str,
+    tag: Option<&str>,
+    virtual_chunks: bool,
+    (href, item_id, collection_id): (Option<String>, &str, &str),
+    location: &str,
+    store: &StoreArgs,
+) -> anyhow::Result<String> {
+    let href = match href {
+        Some(h) => h,
+        None if repository.location().contains("://") => repository.location().to_string(),
+        None => std::path::absolute(repository.location())?
+            .display()
+            .to_string(),
+    };
+    let artifact = stacforge_array::cube::icechunk_artifact(
+        repository,
+        snapshot,
+        tag,
+        virtual_chunks,
+        Some(href),
+    )?;
+    let job = cube_job(item_id, collection_id);
+    let mut item = stacforge_array::cube::describe_cube(&job, std::slice::from_ref(&artifact))?;
+    stacforge_core::render::stamp(&mut item, &[artifact], None).map_err(anyhow::Error::msg)?;
+    publish_item(location, store, item, collection_id)
+}
+
 /// The job of an item describing an output written outside a catalog (its
 /// sources come from the output's own record).
 fn cube_job(item_id: &str, collection_id: &str) -> stacforge_core::Job {
@@ -466,8 +719,19 @@ fn output(out: &str, item_id: &Option<String>, staged_name: &str) -> anyhow::Res
     } else {
         PathBuf::from(out.trim_start_matches("file://"))
     };
-    let item_id = match item_id {
-        Some(id) => id.clone(),
+    let item_id = item_id_of(out, item_id)?;
+    Ok(Output {
+        remote,
+        local,
+        item_id,
+        _staging: staging,
+    })
+}
+
+/// The item id given, else the output's name without its extension.
+fn item_id_of(out: &str, item_id: &Option<String>) -> anyhow::Result<String> {
+    match item_id {
+        Some(id) => Ok(id.clone()),
         None => {
             let name = out
                 .trim_end_matches('/')
@@ -477,13 +741,7 @@ fn output(out: &str, item_id: &Option<String>, staged_name: &str) -> anyhow::Res
             Path::new(name)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .context("--out has no file name")?
+                .context("--out has no file name")
         }
-    };
-    Ok(Output {
-        remote,
-        local,
-        item_id,
-        _staging: staging,
-    })
+    }
 }

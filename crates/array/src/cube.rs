@@ -77,6 +77,67 @@ pub fn store_artifact(store: &Path, href: Option<String>) -> stacforge_core::Res
     Ok(artifact)
 }
 
+/// The artifact of snapshot `snapshot` of an Icechunk repository (its
+/// size and checksum those of the snapshot's root `zarr.json`), with the
+/// cube profile read from that snapshot, and the asset fields naming it:
+/// `icechunk:snapshot_id`, `icechunk:branch` and, when given,
+/// `icechunk:tag`. `virtual_chunks`: the repository holds references.
+pub fn icechunk_artifact(
+    repo: &crate::repo::Repo,
+    snapshot: &str,
+    tag: Option<&str>,
+    virtual_chunks: bool,
+    href: Option<String>,
+) -> stacforge_core::Result<Artifact> {
+    let origin = PathBuf::from(repo.location());
+    let opened = repo.snapshot(Some(snapshot)).map_err(array_err)?;
+    let mut profile = if virtual_chunks {
+        let (refs, _) =
+            crate::repo::refs::read_snapshot(repo, Some(snapshot)).map_err(array_err)?;
+        of_refs(&refs, &origin).map_err(array_err)?
+    } else {
+        of_store_in(&opened.store).map_err(array_err)?
+    };
+    profile.format = CubeFormat::Icechunk { virtual_chunks };
+    let root = opened
+        .store
+        .get("zarr.json")
+        .map_err(array_err)?
+        .ok_or_else(|| {
+            array_err(Error::Store {
+                store: origin.clone(),
+                message: format!("snapshot {snapshot} has no root zarr.json"),
+            })
+        })?;
+    let checksum = stacforge_core::checksum::sha256_multihash(&root[..]).map_err(|source| {
+        stacforge_core::Error::Io {
+            path: origin.clone(),
+            source,
+        }
+    })?;
+    let mut asset_fields = serde_json::Map::new();
+    asset_fields.insert("icechunk:snapshot_id".into(), opened.id.clone().into());
+    asset_fields.insert("icechunk:branch".into(), crate::repo::BRANCH.into());
+    if let Some(tag) = tag {
+        asset_fields.insert("icechunk:tag".into(), tag.into());
+    }
+    Ok(Artifact {
+        key: profile.asset_key().to_string(),
+        path: origin,
+        title: None,
+        media_type: crate::repo::MEDIA_TYPE.to_string(),
+        roles: vec!["data".into(), "zarr".into()],
+        size: root.len() as u64,
+        checksum,
+        header_size: None,
+        raster: None,
+        cube: Some(profile),
+        properties: serde_json::Map::new(),
+        asset_fields,
+        href: Some(href.unwrap_or_else(|| repo.location().to_string())),
+    })
+}
+
 /// Writes references built from `recipe` at `out` (kerchunk JSON, or a
 /// Parquet directory when `record_size` is given); returns them.
 pub fn write_refs(
@@ -149,7 +210,14 @@ pub fn describe_cube(job: &Job, artifacts: &[Artifact]) -> stacforge_core::Resul
 
 /// The profile of the Zarr store at `store`, written by stacforge.
 pub fn of_store(store: &Path) -> Result<CubeProfile> {
-    let meta = StoreMeta::read(store)?;
+    of_store_in(&crate::zarr::Store::dir(store))
+}
+
+/// The profile of a Zarr store stacforge wrote (a directory, or an
+/// Icechunk snapshot).
+pub fn of_store_in(zarr_store: &crate::zarr::Store) -> Result<CubeProfile> {
+    let store = zarr_store.origin();
+    let meta = StoreMeta::read_in(zarr_store)?;
     let record = store_record(&meta, store)?;
     let inventory = Inventory::from_store(store, &meta);
     let read = |v: &Variable| {
@@ -157,7 +225,7 @@ pub fn of_store(store: &Path) -> Result<CubeProfile> {
             store: store.to_path_buf(),
             message: format!("`{}` is not an array of the store", v.name),
         })?;
-        read_f64(store, stored)
+        read_f64(zarr_store, stored)
     };
     let sources = (record.sources.iter())
         .map(|s| CubeSource {

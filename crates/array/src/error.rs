@@ -41,6 +41,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Another writer committed to an Icechunk repository first.
+    #[error("{}: conflict: {message}", store.display())]
+    Conflict { store: PathBuf, message: String },
     #[error("no sources were given")]
     NoSources,
     #[error("no source can be read ({count} tried); the first: {first}")]

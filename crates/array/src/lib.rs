@@ -11,6 +11,8 @@
 //!   consistency, planned into chunks and written (or appended) to a Zarr
 //!   store through [`zarr`];
 //! - [`refs`]: kerchunk references (virtual Zarr) to the sources' chunks;
+//! - [`repo`]: Icechunk repositories holding stores or references as
+//!   versioned snapshots, one commit per write or append;
 //! - [`grid`]: a variable's horizontal grid placed on Earth (axes, CRS from
 //!   the CF grid mapping, footprint);
 //! - [`cube`]: the [`stacforge_core::CubeProfile`] of a store or of
@@ -27,6 +29,7 @@ pub mod inventory;
 pub mod nc3;
 pub mod recipe;
 pub mod refs;
+pub mod repo;
 pub mod slices;
 pub mod subset;
 pub mod zarr;

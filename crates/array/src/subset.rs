@@ -112,7 +112,7 @@ pub fn subset_store(
             store: src.to_path_buf(),
             message: format!("`{}` is not an array of the store", v.name),
         })?;
-        read_f64(src, stored)
+        read_f64(&zarr::Store::dir(src), stored)
     };
     let cuts = ranges(src, &inventory, &read, selection)?;
     let mut out = meta.clone();

@@ -46,7 +46,17 @@ pub enum CubeFormat {
         /// A Parquet reference set (a directory) rather than one JSON file.
         parquet: bool,
     },
+    /// A snapshot of an Icechunk repository (Zarr v3), its chunks written
+    /// natively or left in the sources as virtual chunk references.
+    Icechunk {
+        /// Chunks are virtual references to the sources.
+        virtual_chunks: bool,
+    },
 }
+
+/// Media type of an Icechunk repository asset (the convention xpystac
+/// and VEDA use; none is registered).
+pub const ICECHUNK_MEDIA_TYPE: &str = "application/vnd.zarr+icechunk";
 
 /// The kind of a cube dimension, as the datacube extension names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +176,15 @@ impl CubeProfile {
                 "kerchunk references to the chunks of {} source file(s), combined along `{dim}`, by stacforge (the data stays in the sources)",
                 self.sources.len()
             ),
+            CubeFormat::Icechunk { virtual_chunks } => format!(
+                "{} source file(s) combined along `{dim}` into a snapshot of an Icechunk repository by stacforge ({})",
+                self.sources.len(),
+                if virtual_chunks {
+                    "virtual chunk references: the data stays in the sources"
+                } else {
+                    "chunks written natively"
+                }
+            ),
         }
     }
 
@@ -174,6 +193,7 @@ impl CubeProfile {
         match self.format {
             CubeFormat::Zarr { .. } => "zarr",
             CubeFormat::References { .. } => "references",
+            CubeFormat::Icechunk { .. } => "icechunk",
         }
     }
 }
@@ -199,6 +219,23 @@ pub fn cube_asset(artifact: &Artifact, profile: &CubeProfile) -> Asset {
             "kerchunk references (virtual Zarr v2)".to_string(),
             json!({"engine": "kerchunk", "chunks": {}}),
         ),
+        CubeFormat::Icechunk { virtual_chunks } => (
+            ICECHUNK_MEDIA_TYPE,
+            if virtual_chunks {
+                vec!["data", "zarr", "references", "virtual"]
+            } else {
+                vec!["data", "zarr"]
+            },
+            format!(
+                "Icechunk repository (Zarr v3{})",
+                if virtual_chunks {
+                    ", virtual chunks"
+                } else {
+                    ""
+                }
+            ),
+            json!({"engine": "zarr", "consolidated": false, "zarr_format": 3}),
+        ),
     };
     asset.r#type = Some(media_type.to_string());
     asset.roles = roles.into_iter().map(str::to_string).collect();
@@ -207,6 +244,9 @@ pub fn cube_asset(artifact: &Artifact, profile: &CubeProfile) -> Asset {
     fields.insert("xarray:open_kwargs".into(), open_kwargs);
     fields.insert("file:size".into(), json!(artifact.size));
     fields.insert("file:checksum".into(), json!(artifact.checksum));
+    for (key, value) in &artifact.asset_fields {
+        fields.insert(key.clone(), value.clone());
+    }
     asset
 }
 

@@ -396,6 +396,32 @@ pub fn crash_point(point: &str) {
     let _ = point;
 }
 
+/// Test builds only: with `STACFORGE_PAUSE_AT=point:FILE`, a run reaching
+/// `point` creates `FILE.paused` and waits until `FILE` exists, so tests
+/// can interleave two runs deterministically (e.g. two writers racing to
+/// commit). Compiled to nothing in release builds.
+pub fn pause_point(point: &str) {
+    #[cfg(debug_assertions)]
+    {
+        let Ok(spec) = std::env::var("STACFORGE_PAUSE_AT") else {
+            return;
+        };
+        let Some((name, file)) = spec.split_once(':') else {
+            return;
+        };
+        if name != point {
+            return;
+        }
+        let release = PathBuf::from(file);
+        let _ = std::fs::write(format!("{file}.paused"), b"");
+        while !release.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

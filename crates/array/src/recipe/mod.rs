@@ -41,11 +41,11 @@ use decode::*;
 use staging::*;
 use write::*;
 
-pub use append::{append, store_record};
+pub use append::{append, store_record, Appending, Prepared};
 pub use chunking::plan_chunks;
 pub use plan::{plan, split_recorded};
 pub use staging::lock;
-pub use write::{chunk_shape, read_f64, write};
+pub use write::{chunk_shape, read_f64, write, write_into};
 
 /// What to combine and how to write it.
 #[derive(Debug, Clone)]

@@ -35,19 +35,11 @@ pub fn write(
     refuse_sources_inside(out, plan)?;
     let staging = stacforge_core::fs::hidden_sibling(out, "stacforge-new", "");
     let _cleanup = stacforge_core::fs::Cleanup::new(staging.clone());
-    let mut attrs = plan.attrs.clone();
-    attrs.insert(
-        RECORD.into(),
-        serde_json::to_value(StoreRecord {
-            concat_dim: plan.concat_dim.clone(),
-            sources: plan.records(),
-        })
-        .expect("serialisable"),
-    );
-    let meta = StoreMeta::new(recipe.version, recipe.compression, attrs, &plan.specs);
+    let meta = plan.store_meta(recipe);
     let mut bytes = 0;
+    let target = zarr::Store::dir(&staging);
     for stored in &meta.arrays {
-        bytes += write_array(plan, &staging, stored, None, progress)?;
+        bytes += write_array(plan, &target, stored, None, progress)?;
     }
     meta.write(&staging)?;
     if out.exists() {
@@ -67,46 +59,86 @@ pub fn write(
             source,
         })?;
     }
-    Ok(Outcome {
-        written: plan.records(),
-        skipped: Vec::new(),
-        steps: plan.sources.iter().map(|s| s.len).sum(),
-        bytes,
-        left_out: plan.skipped.clone(),
-    })
+    Ok(plan.outcome(bytes))
+}
+
+/// Writes the planned store into `target`, an empty store whose writes
+/// become visible together (an Icechunk session): metadata first, then
+/// every array's chunks.
+pub fn write_into(
+    plan: &Plan,
+    recipe: &Recipe,
+    target: &zarr::Store,
+    progress: Progress,
+) -> Result<Outcome> {
+    let meta = plan.store_meta(recipe);
+    meta.write_in(target)?;
+    let mut bytes = 0;
+    for stored in &meta.arrays {
+        bytes += write_array(plan, target, stored, None, progress)?;
+    }
+    Ok(plan.outcome(bytes))
+}
+
+impl Plan {
+    /// What writing the plan's new store did.
+    fn outcome(&self, bytes: u64) -> Outcome {
+        Outcome {
+            written: self.records(),
+            skipped: Vec::new(),
+            steps: self.sources.iter().map(|s| s.len).sum(),
+            bytes,
+            left_out: self.skipped.clone(),
+        }
+    }
+
+    /// The metadata of the store the plan makes, its record of sources at
+    /// the root.
+    fn store_meta(&self, recipe: &Recipe) -> StoreMeta {
+        let mut attrs = self.attrs.clone();
+        attrs.insert(
+            RECORD.into(),
+            serde_json::to_value(StoreRecord {
+                concat_dim: self.concat_dim.clone(),
+                sources: self.records(),
+            })
+            .expect("serialisable"),
+        );
+        StoreMeta::new(recipe.version, recipe.compression, attrs, &self.specs)
+    }
 }
 
 /// Reads a whole 1-D array of a store as `f64`.
-pub fn read_f64(store: &Path, stored: &StoredArray) -> Result<Vec<f64>> {
-    let array = zarr::open_array(store, stored)?;
+pub fn read_f64(store: &zarr::Store, stored: &StoredArray) -> Result<Vec<f64>> {
+    let array = store.array(stored)?;
     let subset = array.subset_all();
     let bytes: zarrs::array::ArrayBytes =
         array
             .retrieve_array_subset(&subset)
             .map_err(|e| Error::Store {
-                store: store.to_path_buf(),
+                store: store.origin().to_path_buf(),
                 message: format!("reading `{}`: {e}", stored.name),
             })?;
     let dtype = stored.dtype().ok_or_else(|| Error::Store {
-        store: store.to_path_buf(),
+        store: store.origin().to_path_buf(),
         message: format!("`{}` has an unsupported data type", stored.name),
     })?;
     let raw = bytes.into_fixed().map_err(|e| Error::Store {
-        store: store.to_path_buf(),
+        store: store.origin().to_path_buf(),
         message: format!("reading `{}`: {e}", stored.name),
     })?;
     Ok(dtype.to_f64(&raw))
 }
 
-/// Writes one array's chunks under `root`. Arrays along the concatenation
+/// Writes one array's chunks into `target`. Arrays along the concatenation
 /// dimension are written one chunk-row slab at a time, from the sources
 /// that overlap it (and, when appending, from the store for the steps
 /// before `old_len`). Returns the uncompressed bytes written.
 pub(super) fn write_array(
     plan: &Plan,
-    root: &Path,
+    target: &zarr::Store,
     stored: &StoredArray,
-    existing: Option<(&Path, usize)>,
+    existing: Option<(&zarr::Store, usize)>,
     progress: Progress,
 ) -> Result<u64> {
     let first = &plan.sources[0];
@@ -128,23 +160,21 @@ pub(super) fn write_array(
         } else {
             ZarrVersion::V3
         };
-        let chunk = root
-            .join(&stored.name)
-            .join(zarr::char_chunk_key(version, shape.len()));
-        if let Some(dir) = chunk.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        // Replaced by renaming, as every chunk is (hard-linked copies of a
-        // store rely on it: stacforge_core::fs::link_tree).
-        zarr::write_atomic(&chunk, &bytes)?;
-        return Ok(bytes.len() as u64);
+        let n = bytes.len() as u64;
+        // In a directory, replaced by renaming, as every chunk is
+        // (hard-linked copies of a store rely on it:
+        // stacforge_core::fs::link_tree).
+        let key = format!(
+            "{}/{}",
+            stored.name,
+            zarr::char_chunk_key(version, shape.len())
+        );
+        target.set(&key, bytes)?;
+        return Ok(n);
     }
-    let array = zarr::open_array(root, stored)?;
+    let array = target.array(stored)?;
     let store_err = |e: zarrs::array::ArrayError| Error::Store {
-        store: root.to_path_buf(),
+        store: target.origin().to_path_buf(),
         message: format!("writing `{}`: {e}", stored.name),
     };
     let shape = stored.shape();
@@ -232,20 +262,17 @@ pub(super) fn write_array(
         };
         if let Some((store, old_len)) = existing {
             if s0 < old_len {
-                let old = zarr::open_array(
-                    store,
-                    &StoredArray {
-                        meta: with_shape(stored, p, old_len),
-                        ..stored.clone()
-                    },
-                )?;
+                let old = store.array(&StoredArray {
+                    meta: with_shape(stored, p, old_len),
+                    ..stored.clone()
+                })?;
                 let mut ranges: Vec<Range<u64>> = shape.iter().map(|&n| 0..n).collect();
                 ranges[p] = s0 as u64..old_len as u64;
                 let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
                 let bytes: zarrs::array::ArrayBytes =
                     old.retrieve_array_subset(&subset).map_err(store_err)?;
                 let raw = bytes.into_fixed().map_err(|e| Error::Store {
-                    store: store.to_path_buf(),
+                    store: store.origin().to_path_buf(),
                     message: e.to_string(),
                 })?;
                 place(&raw, 0, old_len - s0);

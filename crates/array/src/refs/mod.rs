@@ -194,14 +194,14 @@ impl References {
     }
 }
 
-fn decode_inline(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_inline(text: &str) -> Option<Vec<u8>> {
     match text.strip_prefix("base64:") {
         Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok(),
         None => Some(text.as_bytes().to_vec()),
     }
 }
 
-fn inline(bytes: &[u8]) -> Value {
+pub(crate) fn inline(bytes: &[u8]) -> Value {
     Value::String(format!(
         "base64:{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 mod storage;
-pub use storage::{open_array, ChunkDir};
+pub(crate) use storage::slices as storage_slices;
+pub use storage::{open_array, ChunkDir, Store};
 
 /// The attribute at the store's root where stacforge records the recipe and
 /// the sources written so far.
@@ -139,7 +140,9 @@ pub fn char_chunk_key(version: ZarrVersion, ndim: usize) -> String {
     }
 }
 
-fn fill_json(value: f64, dtype: ElementType) -> Value {
+/// A fill value as Zarr metadata writes it (`"NaN"`, `"Infinity"` for
+/// floats; integers as integers).
+pub(crate) fn fill_json(value: f64, dtype: ElementType) -> Value {
     if dtype.is_float() {
         if value.is_nan() {
             "NaN".into()
@@ -153,6 +156,18 @@ fn fill_json(value: f64, dtype: ElementType) -> Value {
     }
 }
 
+/// The `_FillValue` attribute of a Zarr v3 array as xarray reads it:
+/// floats as base64 of the little-endian f64, integers as they are.
+pub(crate) fn v3_fill_attribute(fill: f64, dtype: ElementType) -> Value {
+    if dtype.is_float() {
+        base64::engine::general_purpose::STANDARD
+            .encode(fill.to_le_bytes())
+            .into()
+    } else {
+        fill_json(fill, dtype)
+    }
+}
+
 impl ArraySpec {
     /// The array's metadata document: `zarr.json` (v3, attributes inside)
     /// or `.zarray` (v2).
@@ -163,16 +178,7 @@ impl ArraySpec {
             ZarrVersion::V3 => {
                 let mut attrs = self.attrs.clone();
                 if let Some(fill) = self.fill {
-                    // xarray reads v3 fill values from this attribute: floats
-                    // as base64 of the little-endian f64, integers as is.
-                    let encoded = if self.dtype.is_float() {
-                        base64::engine::general_purpose::STANDARD
-                            .encode(fill.to_le_bytes())
-                            .into()
-                    } else {
-                        fill_json(fill, self.dtype)
-                    };
-                    attrs.insert("_FillValue".into(), encoded);
+                    attrs.insert("_FillValue".into(), v3_fill_attribute(fill, self.dtype));
                 }
                 let (data_type, fill_value, codecs) = if self.chars {
                     (
@@ -333,14 +339,16 @@ impl StoreMeta {
         self.arrays.iter().find(|a| a.name == name)
     }
 
-    /// Writes every metadata document under `root`, arrays first and the
-    /// root group (with the consolidated metadata) last.
-    pub fn write(&self, root: &Path) -> Result<()> {
+    /// Every metadata document as `(key, document)`, arrays first and the
+    /// root group (with the consolidated metadata) last: the order they are
+    /// written in, so a store is complete once its root document is there.
+    pub fn documents(&self) -> Vec<(String, Value)> {
+        let mut docs = Vec::new();
         match self.version {
             ZarrVersion::V3 => {
                 let mut consolidated = Map::new();
                 for a in &self.arrays {
-                    write_json(&root.join(&a.name).join("zarr.json"), &a.meta)?;
+                    docs.push((format!("{}/zarr.json", a.name), a.meta.clone()));
                     consolidated.insert(a.name.clone(), a.meta.clone());
                 }
                 let group = json!({
@@ -349,42 +357,72 @@ impl StoreMeta {
                     "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": consolidated},
                     "node_type": "group",
                 });
-                write_json(&root.join("zarr.json"), &group)
+                docs.push(("zarr.json".into(), group));
             }
             ZarrVersion::V2 => {
                 let mut consolidated = Map::new();
                 consolidated.insert(".zgroup".into(), json!({"zarr_format": 2}));
                 consolidated.insert(".zattrs".into(), Value::Object(self.attrs.clone()));
                 for a in &self.arrays {
-                    let dir = root.join(&a.name);
-                    write_json(&dir.join(".zattrs"), &Value::Object(a.attrs.clone()))?;
-                    write_json(&dir.join(".zarray"), &a.meta)?;
-                    consolidated.insert(
-                        format!("{}/.zattrs", a.name),
-                        Value::Object(a.attrs.clone()),
-                    );
+                    let attrs = Value::Object(a.attrs.clone());
+                    docs.push((format!("{}/.zattrs", a.name), attrs.clone()));
+                    docs.push((format!("{}/.zarray", a.name), a.meta.clone()));
+                    consolidated.insert(format!("{}/.zattrs", a.name), attrs);
                     consolidated.insert(format!("{}/.zarray", a.name), a.meta.clone());
                 }
-                write_json(&root.join(".zgroup"), &json!({"zarr_format": 2}))?;
-                write_json(&root.join(".zattrs"), &Value::Object(self.attrs.clone()))?;
-                write_json(
-                    &root.join(".zmetadata"),
-                    &json!({"metadata": consolidated, "zarr_consolidated_format": 1}),
-                )
+                docs.push((".zgroup".into(), json!({"zarr_format": 2})));
+                docs.push((".zattrs".into(), Value::Object(self.attrs.clone())));
+                docs.push((
+                    ".zmetadata".into(),
+                    json!({"metadata": consolidated, "zarr_consolidated_format": 1}),
+                ));
             }
         }
+        docs
+    }
+
+    /// Writes every metadata document under `root`, arrays first and the
+    /// root group (with the consolidated metadata) last.
+    pub fn write(&self, root: &Path) -> Result<()> {
+        for (key, doc) in self.documents() {
+            write_json(&root.join(key), &doc)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every metadata document into `store`, in [`Self::documents`]'
+    /// order.
+    pub fn write_in(&self, store: &Store) -> Result<()> {
+        for (key, doc) in self.documents() {
+            store.set(
+                &key,
+                serde_json::to_vec_pretty(&doc).expect("JSON values serialise"),
+            )?;
+        }
+        Ok(())
     }
 
     /// Reads a store's consolidated metadata (as [`StoreMeta::write`] writes it).
     pub fn read(root: &Path) -> Result<StoreMeta> {
+        Self::read_in(&Store::dir(root))
+    }
+
+    /// Reads the consolidated metadata of `store`.
+    pub fn read_in(store: &Store) -> Result<StoreMeta> {
+        let root = store.origin();
         let store_err = |message: String| Error::Store {
             store: root.to_path_buf(),
             message,
         };
-        let v3 = root.join("zarr.json");
-        let v2 = root.join(".zmetadata");
-        if v3.is_file() {
-            let group = read_json(&v3)?;
+        let json_at = |key: &str| -> Result<Option<Value>> {
+            let Some(bytes) = store.get(key)? else {
+                return Ok(None);
+            };
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| store_err(format!("{key}: invalid JSON: {e}")))
+        };
+        if let Some(group) = json_at("zarr.json")? {
             let attrs = group["attributes"].as_object().cloned().unwrap_or_default();
             let metadata = group["consolidated_metadata"]["metadata"]
                 .as_object()
@@ -403,8 +441,7 @@ impl StoreMeta {
                 attrs,
                 arrays,
             })
-        } else if v2.is_file() {
-            let doc = read_json(&v2)?;
+        } else if let Some(doc) = json_at(".zmetadata")? {
             let metadata = doc["metadata"]
                 .as_object()
                 .ok_or_else(|| store_err("its .zmetadata has no `metadata`".into()))?;
@@ -472,17 +509,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     stacforge_core::fs::write_atomic(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })
-}
-
-fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&text).map_err(|e| Error::Store {
-        store: path.to_path_buf(),
-        message: format!("invalid JSON: {e}"),
     })
 }
 

@@ -469,3 +469,64 @@ fn bad_requests_are_refused_and_change_nothing() {
     assert_eq!(replaced["committed"], true);
     assert_eq!(history(&repo).len(), before.len() + 1);
 }
+
+#[test]
+fn a_repository_on_s3_is_written_appended_and_raced_for_like_a_local_one() {
+    let Some(data) = shared_data() else { return };
+    let Some(venv) = icechunk_venv() else { return };
+    let Some(s3) = S3Server::start() else { return };
+    let (t1, t2, full) = air_series(&data);
+    let repo = "s3://bucket/air.icechunk";
+    let run = |extra: &[&str], sources: &[&Path], envs: &[(&str, String)]| {
+        let mut command = s3.stacforge(S3_SECRET_KEY);
+        command.args(["netcdf", "to-zarr"]);
+        command.args(sources.iter().map(|p| s(p)));
+        command.args(["--out", repo, "--format", "icechunk"]).args(extra);
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        command
+    };
+    ok(&run(&[], &[&t1], &[]).output().unwrap());
+    // Two appenders: the first held before its commit while the second commits.
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("release");
+    let held = run(
+        &["--append"],
+        &[&t2],
+        &[("STACFORGE_PAUSE_AT", format!("icechunk-commit:{}", s(&release)))],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let paused = PathBuf::from(format!("{}.paused", s(&release)));
+    let waited = std::time::Instant::now();
+    while !paused.exists() {
+        assert!(waited.elapsed().as_secs() < 120, "the first appender never reached its commit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ok(&run(&["--append"], &[&t2], &[]).output().unwrap());
+    std::fs::write(&release, b"").unwrap();
+    let held = held.wait_with_output().unwrap();
+    assert_fails_saying(&held, 1, &["conflict", "another writer"]);
+    let check = Command::new(venv.join("bin/python"))
+        .arg(root().join("tests/python/icechunk_equal.py"))
+        .args([s(&full), repo.to_string()])
+        .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("STACFORGE_S3_ENDPOINT", s3.endpoint())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    let history = s3
+        .stacforge(S3_SECRET_KEY)
+        .args(["history", repo, "--json"])
+        .output()
+        .unwrap();
+    ok(&history);
+    let commits: Vec<Value> = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(commits.len(), 3, "{commits:?}");
+}

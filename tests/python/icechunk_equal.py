@@ -4,13 +4,16 @@ by xarray.
 
 usage: icechunk_equal.py REFERENCE.nc REPO [SNAPSHOT|TAG]
 
-Without SNAPSHOT the tip of `main` is read. Virtual chunk containers the
+REPO is a directory or s3://bucket/prefix (credentials from the AWS_*
+variables, the endpoint from STACFORGE_S3_ENDPOINT). Without SNAPSHOT the
+tip of `main` is read. Virtual chunk containers the
 repository's configuration names (stacforge makes one per directory of
 sources) are authorized for reading. Values, coordinates, decoded times and
 attributes must be identical (xarray.testing.assert_identical), and each
 variable's dtype too; the repository's `stacforge` record of its sources is
 the one attribute the file lacks, and it must name the sources.
 """
+import os
 import sys
 
 import icechunk
@@ -18,7 +21,20 @@ import xarray as xr
 
 reference_path, repo_path = sys.argv[1], sys.argv[2]
 at = sys.argv[3] if len(sys.argv) > 3 else None
-storage = icechunk.local_filesystem_storage(repo_path)
+if repo_path.startswith("s3://"):
+    bucket, _, prefix = repo_path[len("s3://"):].partition("/")
+    storage = icechunk.s3_storage(
+        bucket=bucket,
+        prefix=prefix,
+        endpoint_url=os.environ["STACFORGE_S3_ENDPOINT"],
+        allow_http=True,
+        force_path_style=True,
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+        access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    )
+else:
+    storage = icechunk.local_filesystem_storage(repo_path)
 repo = icechunk.Repository.open(storage)
 containers = repo.config.virtual_chunk_containers or {}
 if containers:

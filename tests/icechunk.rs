@@ -481,7 +481,9 @@ fn a_repository_on_s3_is_written_appended_and_raced_for_like_a_local_one() {
         let mut command = s3.stacforge(S3_SECRET_KEY);
         command.args(["netcdf", "to-zarr"]);
         command.args(sources.iter().map(|p| s(p)));
-        command.args(["--out", repo, "--format", "icechunk"]).args(extra);
+        command
+            .args(["--out", repo, "--format", "icechunk"])
+            .args(extra);
         for (key, value) in envs {
             command.env(key, value);
         }
@@ -494,7 +496,10 @@ fn a_repository_on_s3_is_written_appended_and_raced_for_like_a_local_one() {
     let held = run(
         &["--append"],
         &[&t2],
-        &[("STACFORGE_PAUSE_AT", format!("icechunk-commit:{}", s(&release)))],
+        &[(
+            "STACFORGE_PAUSE_AT",
+            format!("icechunk-commit:{}", s(&release)),
+        )],
     )
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::piped())
@@ -503,7 +508,10 @@ fn a_repository_on_s3_is_written_appended_and_raced_for_like_a_local_one() {
     let paused = PathBuf::from(format!("{}.paused", s(&release)));
     let waited = std::time::Instant::now();
     while !paused.exists() {
-        assert!(waited.elapsed().as_secs() < 120, "the first appender never reached its commit");
+        assert!(
+            waited.elapsed().as_secs() < 120,
+            "the first appender never reached its commit"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     ok(&run(&["--append"], &[&t2], &[]).output().unwrap());

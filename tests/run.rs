@@ -275,9 +275,9 @@ fn the_netcdf_fixtures_are_what_their_generator_writes() {
 }
 
 /// `make demo` (scripts/demo.sh) runs the whole path into one catalog that
-/// validates, and says where each output is and how to open it (six
-/// collections: GeoTIFF, MODIS, a Zarr store, references, CMIP6 and a
-/// CMIP6 subset).
+/// validates, and says where each output is and how to open it (seven
+/// collections: GeoTIFF, MODIS, a Zarr store, references, an Icechunk
+/// repository, CMIP6 and a CMIP6 subset).
 #[test]
 fn the_demo_runs_into_one_valid_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -296,6 +296,7 @@ fn the_demo_runs_into_one_valid_catalog() {
     if let Some(venv) = interop_venv() {
         demo.env("VENV", venv);
     }
+    demo.env("ICECHUNK_VENV", root().join(".venv-icechunk"));
     let ran = demo.output().unwrap();
     assert!(ran.status.success(), "{}", text(&ran));
     let said = text(&ran);
@@ -304,8 +305,10 @@ fn the_demo_runs_into_one_valid_catalog() {
         "oisst.refs.json",
         "xr.open_zarr",
         "titiler",
-        "6 collections",
+        "7 collections",
         "CMIP6:",
+        "Icechunk:",
+        "stacforge netcdf to-zarr: append oisst-avhrr-v02r01.20220915.nc",
         "5 done already (would be skipped)",
         "0 written, 5 skipped",
     ] {
@@ -318,7 +321,7 @@ fn the_demo_runs_into_one_valid_catalog() {
         .iter()
         .filter(|l| l["rel"] == "child")
         .count();
-    assert_eq!(children, 6);
+    assert_eq!(children, 7);
     assert_schema_valid(&out.join("catalog.json"));
     // What tile servers and dashboards read, on every collection: COGs,
     // stores and references alike.
@@ -327,6 +330,7 @@ fn the_demo_runs_into_one_valid_catalog() {
         "modis",
         "oisst-zarr",
         "oisst-refs",
+        "oisst-icechunk",
         "cmip6",
         "cmip6-subset",
     ] {

@@ -51,6 +51,18 @@ enum Command {
     ///
     /// Example: stacforge history sst.icechunk --json
     History(cmd::history::Args),
+    /// Derive a new collection from published items: reproject, resample,
+    /// clip to polygons; each new item links to its parent and records the
+    /// steps (run like any run: parallel, resumable).
+    ///
+    /// Example: stacforge derive --from catalog/seaice --out catalog/greenland --t-srs EPSG:3413 --resolution 12500 --clip greenland.geojson
+    Derive(Box<cmd::derive::Args>),
+    /// Walk an item's derived_from links back to the original source files
+    /// (assets and sources with their checksums, the steps between levels);
+    /// --verify checks every object again.
+    ///
+    /// Example: stacforge lineage https://stac.example.org/collections/greenland/items/x --verify
+    Lineage(cmd::lineage::Args),
     /// Write a new package crate (raster or array) under packages/ and register it.
     ///
     /// Example: stacforge new-package grace-mascons --kind array
@@ -191,6 +203,8 @@ fn main() -> ExitCode {
                 Command::Catalog(args) => cmd::catalog::run(&args),
                 Command::Finalize(args) => cmd::finalize::run(&args),
                 Command::History(args) => cmd::history::run(&args),
+                Command::Derive(args) => cmd::derive::run(&args),
+                Command::Lineage(args) => cmd::lineage::run(&args),
             },
             Err(e) => e.exit(),
         },

@@ -57,6 +57,7 @@ impl CogArgs {
             overview_resampling: self.overview_resampling,
             warp_resampling: self.resampling,
             target_crs: self.t_srs.clone(),
+            warp_extra: Vec::new(),
             web_optimized: self.web_optimized,
             nodata: self.nodata,
             threads: self.threads,

@@ -196,7 +196,7 @@ fn is_remote(source: &str) -> bool {
     source.contains("://") && !source.starts_with("file://")
 }
 
-fn default_cache() -> PathBuf {
+pub(crate) fn default_cache() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))

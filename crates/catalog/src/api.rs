@@ -316,6 +316,94 @@ pub fn publish_to_api(root: &Path, api: &str, options: &ApiOptions) -> Result<Re
     Ok(report)
 }
 
+/// Reads JSON over HTTP(S) at `url` (retrying transient failures).
+pub fn get_json(url: &str, options: &ApiOptions) -> Result<Value> {
+    let client = Client::new(url, options)?;
+    let reply = client.send(reqwest::Method::GET, "", None)?;
+    if reply.status != 200 {
+        return Err(Error::Api {
+            url: url.to_string(),
+            message: client.refused("GET", &reply),
+        });
+    }
+    serde_json::from_slice(&reply.body).map_err(|source| Error::Json {
+        location: url.to_string(),
+        source,
+    })
+}
+
+/// Reads bytes over HTTP(S) at `url`; `None` when the server says 404.
+pub fn get_bytes(url: &str, options: &ApiOptions) -> Result<Option<Vec<u8>>> {
+    let client = Client::new(url, options)?;
+    let reply = client.send(reqwest::Method::GET, "", None)?;
+    match reply.status {
+        200 => Ok(Some(reply.body)),
+        404 => Ok(None),
+        _ => Err(Error::Api {
+            url: url.to_string(),
+            message: client.refused("GET", &reply),
+        }),
+    }
+}
+
+/// The items an API answers at `url`, every page (following `next`
+/// links): an item, an items endpoint (`…/collections/ID/items`), or, with
+/// `search` (a STAC API search body: `bbox`, `datetime`, `collections`), the
+/// results of `POST {url}/search`.
+pub fn items(url: &str, search: Option<&Value>, options: &ApiOptions) -> Result<Vec<Value>> {
+    let url = url.trim_end_matches('/');
+    let mut page = match search {
+        Some(body) => {
+            let target = format!("{url}/search");
+            let client = Client::new(&target, options)?;
+            let reply = client.send(reqwest::Method::POST, "", Some(body))?;
+            if reply.status != 200 {
+                return Err(Error::Api {
+                    url: target,
+                    message: client.refused("POST", &reply),
+                });
+            }
+            serde_json::from_slice(&reply.body).map_err(|source| Error::Json {
+                location: target,
+                source,
+            })?
+        }
+        None => get_json(url, options)?,
+    };
+    if page["type"] == "Feature" {
+        return Ok(vec![page]);
+    }
+    let mut found = Vec::new();
+    for _ in 0..100_000 {
+        let features = page["features"].as_array().ok_or_else(|| Error::Api {
+            url: url.to_string(),
+            message: "neither an item nor a FeatureCollection of items".into(),
+        })?;
+        found.extend(features.iter().cloned());
+        let next = page["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["rel"] == "next")
+            .cloned();
+        let Some(next) = next.filter(|_| !features.is_empty()) else {
+            break;
+        };
+        let href = next["href"].as_str().unwrap_or_default().to_string();
+        page = if next["method"] == "POST" {
+            let client = Client::new(&href, options)?;
+            let reply = client.send(reqwest::Method::POST, "", Some(&next["body"]))?;
+            serde_json::from_slice(&reply.body).map_err(|source| Error::Json {
+                location: href.clone(),
+                source,
+            })?
+        } else {
+            get_json(&href, options)?
+        };
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

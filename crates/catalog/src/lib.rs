@@ -20,6 +20,7 @@ pub mod api;
 mod error;
 pub mod export;
 pub mod layout;
+pub mod lineage;
 pub mod location;
 pub mod publish;
 pub mod source;

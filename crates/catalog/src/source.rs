@@ -16,6 +16,26 @@ pub struct ItemSource {
     pub asset_path: PathBuf,
 }
 
+/// The asset of an item that is converted from it: the first with the
+/// `data` role, otherwise the first GeoTIFF.
+pub fn data_asset(doc: &Value) -> Option<(&String, &Value)> {
+    let assets = doc.get("assets")?.as_object()?;
+    let has_role = |a: &Value| {
+        a.get("roles")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|x| x == "data"))
+    };
+    let is_tiff = |a: &Value| {
+        a.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("image/tiff"))
+    };
+    assets
+        .iter()
+        .find(|(_, a)| has_role(a))
+        .or_else(|| assets.iter().find(|(_, a)| is_tiff(a)))
+}
+
 /// Reads the STAC item at `path` and picks the asset to convert: the first
 /// with the `data` role, otherwise the first GeoTIFF; its href must be a
 /// local path (relative to the item, absolute, or `file://`).
@@ -47,26 +67,12 @@ pub fn from_stac_item(path: &Path) -> Result<ItemSource> {
         .get("assets")
         .and_then(Value::as_object)
         .ok_or_else(|| refuse("the STAC item has no assets".to_string()))?;
-    let has_role = |a: &Value, role: &str| {
-        a.get("roles")
-            .and_then(Value::as_array)
-            .is_some_and(|r| r.iter().any(|x| x == role))
-    };
-    let is_tiff = |a: &Value| {
-        a.get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.starts_with("image/tiff"))
-    };
-    let (key, asset) = assets
-        .iter()
-        .find(|(_, a)| has_role(a, "data"))
-        .or_else(|| assets.iter().find(|(_, a)| is_tiff(a)))
-        .ok_or_else(|| {
-            refuse(format!(
-                "no asset has the data role or a GeoTIFF type (assets: {})",
-                assets.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
+    let (key, asset) = data_asset(&doc).ok_or_else(|| {
+        refuse(format!(
+            "no asset has the data role or a GeoTIFF type (assets: {})",
+            assets.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
     let href = asset
         .get("href")
         .and_then(Value::as_str)
@@ -84,12 +90,25 @@ pub fn from_stac_item(path: &Path) -> Result<ItemSource> {
         path: path.to_path_buf(),
         source,
     })?;
+    // A local copy of a published item (`stacforge derive --from` an API
+    // or a bucket) names the published one as its `self`: that is the
+    // parent the new item links to.
+    let published = doc["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["rel"] == "self")
+        .and_then(|l| l["href"].as_str())
+        .filter(|h| h.contains("://"));
     Ok(ItemSource {
         id,
-        item_href: format!(
-            "file://{}",
-            stacforge_core::href::encode(&absolute.display().to_string())
-        ),
+        item_href: match published {
+            Some(href) => href.to_string(),
+            None => format!(
+                "file://{}",
+                stacforge_core::href::encode(&absolute.display().to_string())
+            ),
+        },
         asset_path,
     })
 }

@@ -173,6 +173,9 @@ pub struct CogOptions {
     pub warp_resampling: Resampling,
     /// Reproject to this CRS (`EPSG:4326`, WKT, PROJ string).
     pub target_crs: Option<String>,
+    /// More gdalwarp arguments (`-tr X Y`, `-cutline FILE`, `-te …`): the
+    /// COG is then warped even without a target CRS.
+    pub warp_extra: Vec<String>,
     /// Reproject to EPSG:3857 with tiles and overviews aligned to the
     /// WebMercatorQuad tile matrix set.
     pub web_optimized: bool,
@@ -194,6 +197,7 @@ impl Default for CogOptions {
             overview_resampling: Resampling::Nearest,
             warp_resampling: Resampling::Nearest,
             target_crs: None,
+            warp_extra: Vec::new(),
             web_optimized: false,
             nodata: None,
             threads: None,
@@ -320,19 +324,21 @@ impl CogOptions {
         args
     }
 
-    /// Arguments for gdalwarp to a COG in `target_crs`.
-    pub fn warp_args(&self, target_crs: &str) -> Vec<String> {
-        let mut args = vec![
-            "-of".to_string(),
-            "COG".to_string(),
-            "-t_srs".to_string(),
-            target_crs.to_string(),
+    /// Arguments for gdalwarp to a COG (in `target_crs`, when given), with
+    /// [`CogOptions::warp_extra`].
+    pub fn warp_args(&self, target_crs: Option<&str>) -> Vec<String> {
+        let mut args = vec!["-of".to_string(), "COG".to_string()];
+        if let Some(crs) = target_crs {
+            args.extend(["-t_srs".to_string(), crs.to_string()]);
+        }
+        args.extend(self.warp_extra.iter().cloned());
+        args.extend([
             "-r".to_string(),
             self.warp_resampling.gdal_name().to_lowercase(),
             "-multi".to_string(),
             "-wo".to_string(),
             "NUM_THREADS=ALL_CPUS".to_string(),
-        ];
+        ]);
         self.push_output_args(&mut args, "-dstnodata");
         args
     }
@@ -443,9 +449,14 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::
         stacforge_core::fs::Cleanup::new(partial.clone()),
         stacforge_core::fs::Cleanup::new(PathBuf::from(format!("{}.ovr.tmp", partial.display()))),
     );
-    let written = match &options.target_crs {
-        Some(crs) => gdal_app::warp(&ds, &partial, &options.warp_args(crs)),
-        None => gdal_app::translate(&ds, &partial, &options.translate_args()),
+    let written = if options.target_crs.is_some() || !options.warp_extra.is_empty() {
+        gdal_app::warp(
+            &ds,
+            &partial,
+            &options.warp_args(options.target_crs.as_deref()),
+        )
+    } else {
+        gdal_app::translate(&ds, &partial, &options.translate_args())
     };
     let renamed = written
         .and_then(|()| crate::layout::check(&partial))

@@ -315,3 +315,81 @@ fn bad_derivations_are_refused_with_reasons() {
     let missing = stacforge(["lineage", &s(&dir.path().join("nope.json"))]);
     assert_fails_saying(&missing, 2, &["nope.json", "no item there"]);
 }
+
+/// Parents from a STAC API (assets on S3), the derived collection published
+/// to S3 and the API too: `lineage` on the API's item URL walks back to the
+/// source file, and `--verify` reads every object where it is published.
+#[test]
+fn a_published_derivation_keeps_its_lineage_walkable_from_the_api() {
+    let Some(data) = shared_data() else { return };
+    let (Some(s3), Some(api)) = (S3Server::start(), StacApi::start()) else {
+        return;
+    };
+    let nc = data.join("netcdf/nc4/seaice_conc_daily_nh_20211231_f17_v04r00.nc");
+    let dir = tempfile::tempdir().unwrap();
+    let (cat, derived) = (dir.path().join("seaice"), dir.path().join("greenland"));
+    seaice_catalog(&nc, &cat);
+    let publish = |local: &Path, to: &str| {
+        let out = s3
+            .stacforge(S3_SECRET_KEY)
+            .args(["publish", "--to", to, "--to-api", &api.url()])
+            .arg(local)
+            .output()
+            .unwrap();
+        ok(&out);
+    };
+    publish(&cat, "s3://bucket/seaice");
+    let cache = dir.path().join("cache");
+    let from = format!("{}/collections/seaice/items", api.url());
+    let mut derive = s3.stacforge(S3_SECRET_KEY);
+    derive
+        .args(["derive", "--from", &from, "--out", &s(&derived)])
+        .args(["--collection-id", "greenland", "--cache", &s(&cache)])
+        .args(STEPS)
+        .args(["--clip", &s(&greenland())]);
+    ok(&derive.output().unwrap());
+    let (item_path, item) = only_item(&derived);
+    let id = item["id"].as_str().unwrap().to_string();
+    // The parent is named by its API URL, its asset by its object URL.
+    let parent_url = format!("{}/collections/seaice/items/{id}", api.url());
+    let links = item["links"].as_array().unwrap();
+    assert!(
+        links
+            .iter()
+            .any(|l| l["rel"] == "derived_from" && l["href"] == parent_url),
+        "{links:?}"
+    );
+    assert!(
+        links.iter().any(|l| l["rel"] == "via"
+            && l["href"]
+                .as_str()
+                .unwrap()
+                .starts_with("s3://bucket/seaice/items/")),
+        "{links:?}"
+    );
+    assert_schema_valid(&item_path);
+    publish(&derived, "s3://bucket/greenland");
+    let published = format!("{}/collections/greenland/items/{id}", api.url());
+    let walked = s3
+        .stacforge(S3_SECRET_KEY)
+        .args(["lineage", &published, "--json", "--verify"])
+        .output()
+        .unwrap();
+    ok(&walked);
+    let report: Value = serde_json::from_slice(&walked.stdout).unwrap();
+    let chain = &report["chain"];
+    assert_eq!(chain["href"], published);
+    assert!(chain["assets"][0]["href"]
+        .as_str()
+        .unwrap()
+        .starts_with("s3://bucket/greenland/"));
+    assert_eq!(chain["assets"][0]["verified"], "ok");
+    let parent = &chain["parents"][0];
+    assert_eq!(parent["href"], parent_url);
+    assert_eq!(
+        parent["sources"][0]["href"],
+        stacforge_core::Source::from_path(&nc).unwrap().href
+    );
+    assert_eq!(parent["sources"][0]["verified"], "ok");
+    assert_eq!(report["problems"], serde_json::json!([]));
+}

@@ -49,6 +49,7 @@ fixtures: interop
 	.venv/bin/python fixtures/modis/generate.py
 	.venv/bin/python fixtures/imerg/generate.py
 	.venv/bin/python fixtures/netcdf/generate.py
+	python3 fixtures/vector/generate.py fixtures/vector
 
 clean:
 	rm -rf demo-out

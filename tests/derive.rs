@@ -393,3 +393,87 @@ fn a_published_derivation_keeps_its_lineage_walkable_from_the_api() {
     assert_eq!(parent["sources"][0]["verified"], "ok");
     assert_eq!(report["problems"], serde_json::json!([]));
 }
+
+/// Zonal statistics of a NetCDF series (as a Zarr store) over polygons
+/// equal xarray's means over GDAL-rasterized masks, both cell rules.
+#[test]
+fn zonal_statistics_equal_xarray_over_gdal_rasterized_masks() {
+    let Some(data) = shared_data() else { return };
+    let Some(venv) = interop_venv() else { return };
+    let (t1, t2, _) = air_series(&data);
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("air");
+    ok(&stacforge([
+        "run",
+        "netcdf-zarr",
+        &s(&t1),
+        &s(&t2),
+        "--out",
+        &s(&cat),
+        "--item-id",
+        "air",
+    ]));
+    let regions = fixtures().join("vector/regions.geojson");
+    for (name, extra) in [("touched", Some("--all-touched")), ("centres", None)] {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "derive".to_string(),
+            "--from".into(),
+            s(&cat),
+            "--out".into(),
+            s(&out),
+            "--collection-id".into(),
+            format!("air-{name}"),
+            "--zonal".into(),
+            s(&regions),
+            "--zonal-field".into(),
+            "region".into(),
+        ];
+        args.extend(extra.map(String::from));
+        ok(&stacforge(&args));
+        let (item_path, item) = only_item(&out);
+        assert_schema_valid(&item_path);
+        let step = &item["properties"]["processing:expression"]["expression"]["steps"][0];
+        assert_eq!(step["op"], "zonal");
+        assert_eq!(step["all_touched"], extra.is_some());
+        let csv = asset_path(&item_path, &item, "table");
+        let parquet = asset_path(&item_path, &item, "table-parquet");
+        assert_eq!(
+            item["assets"]["table"]["file:checksum"],
+            stacforge_core::Source::from_path(&csv).unwrap().checksum
+        );
+        let store = cat.join("items/air/air.zarr");
+        let mut check = vec![
+            s(&store),
+            s(&regions),
+            "region".into(),
+            s(&csv),
+            s(&parquet),
+        ];
+        check.extend(extra.map(String::from));
+        assert_python_check(&venv, "zonal_equal.py", &check);
+    }
+    // The two rules differ: touched cells are more.
+    let count = |name: &str| -> u64 {
+        let (item_path, item) = only_item(&dir.path().join(name));
+        let csv = std::fs::read_to_string(asset_path(&item_path, &item, "table")).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert!(count("touched") > count("centres"));
+}
+
+#[test]
+fn the_vector_fixtures_are_what_their_generator_writes() {
+    let Some(venv) = interop_venv() else { return };
+    assert_generator_reproduces(
+        &venv,
+        "vector/generate.py",
+        &[
+            fixtures().join("vector/greenland.geojson"),
+            fixtures().join("vector/regions.geojson"),
+        ],
+    );
+}

@@ -50,6 +50,21 @@ pub struct Args {
     /// With --clip: only the polygons where ATTR=VALUE.
     #[arg(long = "where", value_name = "ATTR=VALUE", requires = "clip")]
     where_: Option<String>,
+    /// Zonal statistics instead of rasters: per polygon of this vector file
+    /// and per time step, the mean, minimum, maximum and count of a cube's
+    /// variables (parents with a Zarr store), as CSV and Parquet tables.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["clip", "resolution"])]
+    zonal: Option<String>,
+    /// With --zonal: the attribute naming each zone (default: the feature's index).
+    #[arg(long, value_name = "ATTR", requires = "zonal")]
+    zonal_field: Option<String>,
+    /// With --zonal: count every cell a polygon touches (GDAL's ALL_TOUCHED),
+    /// not only those whose centre is inside.
+    #[arg(long, requires = "zonal")]
+    all_touched: bool,
+    /// With --zonal: the variables to summarise (default: every one on the grid).
+    #[arg(long, value_delimiter = ',', requires = "zonal")]
+    variables: Vec<String>,
     #[command(flatten)]
     cog: CogArgs,
     /// Units converted at once (default: number of cores).
@@ -176,6 +191,19 @@ fn timing(doc: &Value) -> Option<Timing> {
     }
 }
 
+/// The parent's geometry and bbox.
+fn footprint(doc: &Value) -> Option<stacforge_core::Footprint> {
+    let bbox: Vec<f64> = doc["bbox"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    Some(stacforge_core::Footprint {
+        geometry: doc.get("geometry").filter(|g| !g.is_null())?.clone(),
+        bbox: <[f64; 4]>::try_from(bbox).ok()?,
+    })
+}
+
 /// The asset derived from (the run loop's choice for an item source).
 fn data_asset(doc: &Value) -> Option<(String, Value)> {
     stacforge_catalog::source::data_asset(doc).map(|(k, a)| (k.clone(), a.clone()))
@@ -203,6 +231,17 @@ fn local_copy(found: &Found, dir: &Path, args: &Args, access: &Access) -> anyhow
             .fetch
             .fetch_one(&href, &access.store)
             .with_context(|| format!("{}: fetching its asset {key}", found.href))?,
+    };
+    // A store (a directory) is read through its metadata document, which
+    // is also what its item's checksum covers.
+    let local = if local.is_dir() {
+        ["zarr.json", ".zmetadata"]
+            .iter()
+            .map(|doc| local.join(doc))
+            .find(|doc| doc.is_file())
+            .with_context(|| format!("{}: a directory that is not a Zarr store", local.display()))?
+    } else {
+        local
     };
     asset["href"] = json!(local.display().to_string());
     let mut doc = found.doc.clone();
@@ -252,8 +291,28 @@ fn steps(args: &Args) -> anyhow::Result<(Vec<Step>, std::collections::BTreeMap<S
         });
         clip_paths.insert(source.path.display().to_string(), source.path);
     }
+    if let Some(file) = &args.zonal {
+        if !steps.is_empty() {
+            anyhow::bail!(
+                "--zonal makes tables: it does not combine with --t-srs, --resolution or --clip"
+            );
+        }
+        let path = PathBuf::from(file);
+        let source =
+            stacforge_core::Source::from_path(&path).with_context(|| format!("--zonal {file}"))?;
+        check_vector(&path)?;
+        steps.push(Step::Zonal {
+            file: source.path.display().to_string(),
+            size: source.size,
+            checksum: source.checksum.clone(),
+            field: args.zonal_field.clone(),
+            all_touched: args.all_touched,
+            variables: args.variables.clone(),
+        });
+        clip_paths.insert(source.path.display().to_string(), source.path);
+    }
     if steps.is_empty() {
-        anyhow::bail!("no steps: give --t-srs, --resolution or --clip");
+        anyhow::bail!("no steps: give --t-srs, --resolution, --clip or --zonal");
     }
     Ok((steps, clip_paths))
 }
@@ -309,6 +368,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             Parent {
                 id: found.doc["id"].as_str().unwrap_or_default().to_string(),
                 timing: timing(&found.doc),
+                footprint: footprint(&found.doc),
             },
         );
     }

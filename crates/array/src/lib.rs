@@ -33,6 +33,7 @@ pub mod repo;
 pub mod slices;
 pub mod subset;
 pub mod zarr;
+pub mod zonal;
 
 pub use dtype::ElementType;
 pub use error::{Error, Result};

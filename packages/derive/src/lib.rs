@@ -51,6 +51,24 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         r#where: Option<(String, String)>,
     },
+    /// Per polygon and time step: mean, minimum, maximum and count of a
+    /// cube's variables, as a table (CSV and Parquet).
+    Zonal {
+        /// The vector file, as given.
+        file: String,
+        /// Its size.
+        size: u64,
+        /// Its SHA2-256 multihash.
+        checksum: String,
+        /// The attribute naming each zone (default: the feature's index).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        /// Cells touched by a polygon count, not only those whose centre is inside.
+        all_touched: bool,
+        /// Variables summarised (empty: every one on the grid).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        variables: Vec<String>,
+    },
 }
 
 impl Step {
@@ -79,6 +97,15 @@ impl Step {
                     None => format!("clipped to the polygons of {name}"),
                 }
             }
+            Step::Zonal {
+                file, all_touched, ..
+            } => {
+                let name = file.rsplit('/').next().unwrap_or(file);
+                format!(
+                    "summarised over the polygons of {name} (mean, min, max, count per time step; {})",
+                    if *all_touched { "every cell touched" } else { "cells whose centre is inside" }
+                )
+            }
         }
     }
 }
@@ -90,6 +117,8 @@ pub struct Parent {
     pub id: String,
     /// Its time.
     pub timing: Option<Timing>,
+    /// Its geometry and bbox (what a table derived from it covers).
+    pub footprint: Option<stacforge_core::Footprint>,
 }
 
 /// The derivation package: the steps, the COG options, and what each
@@ -149,6 +178,7 @@ impl Derive {
                         ]);
                     }
                 }
+                Step::Zonal { .. } => {}
             }
         }
         args
@@ -185,7 +215,7 @@ impl Derive {
             .rev()
             .find_map(|s| match s {
                 Step::Reproject { resampling, .. } => Some(resampling.as_str()),
-                Step::Clip { .. } => None,
+                Step::Clip { .. } | Step::Zonal { .. } => None,
             })
             .unwrap_or("nearest");
         let name = if name == "near" { "nearest" } else { name };
@@ -194,15 +224,79 @@ impl Derive {
 
     fn lineage(&self, parent: &str) -> String {
         let steps: Vec<String> = self.steps.iter().map(Step::describe).collect();
+        let written = if self.zonal().is_some() {
+            "written as a table (CSV and Parquet)".to_string()
+        } else {
+            format!(
+                "written as a Cloud-Optimized GeoTIFF ({} compression)",
+                self.cog.compression
+            )
+        };
         format!(
-            "Derived by stacforge from item {parent}: {}; written as a Cloud-Optimized GeoTIFF ({} compression).",
+            "Derived by stacforge from item {parent}: {}; {written}.",
             if steps.is_empty() {
                 "copied".to_string()
             } else {
                 steps.join(", then ")
             },
-            self.cog.compression
         )
+    }
+
+    /// The zonal step, when the derivation makes tables.
+    fn zonal(&self) -> Option<&Step> {
+        self.steps.iter().find(|s| matches!(s, Step::Zonal { .. }))
+    }
+
+    /// The zonal statistics of the job's cube (its Zarr store: the source
+    /// is the store's metadata document) as a CSV and a Parquet table.
+    fn zonal_tables(&self, job: &Job, step: &Step) -> Result<Vec<Artifact>> {
+        let Step::Zonal {
+            file,
+            field,
+            all_touched,
+            variables,
+            ..
+        } = step
+        else {
+            unreachable!("a zonal step")
+        };
+        let src = &job.source().path;
+        let store = if src.is_dir() {
+            src.clone()
+        } else {
+            src.parent().map(PathBuf::from).unwrap_or_default()
+        };
+        let polygons = self
+            .clip_paths
+            .get(file)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(file));
+        let options = stacforge_array::zonal::ZoneOptions {
+            field: field.clone(),
+            all_touched: *all_touched,
+            variables: variables.clone(),
+        };
+        let convert = |e: stacforge_array::Error| stacforge_core::Error::Convert(Box::new(e));
+        let rows =
+            stacforge_array::zonal::statistics(&store, &polygons, &options).map_err(convert)?;
+        let csv = job.workdir.join(format!("{}.zonal.csv", job.item_id));
+        stacforge_core::fs::write_atomic(&csv, stacforge_array::zonal::to_csv(&rows).as_bytes())
+            .map_err(|source| stacforge_core::Error::Io {
+                path: csv.clone(),
+                source,
+            })?;
+        let parquet = job.workdir.join(format!("{}.zonal.parquet", job.item_id));
+        stacforge_array::zonal::write_parquet(&rows, &parquet).map_err(convert)?;
+        let mut table = Artifact::from_file("table", &csv, "text/csv", &["data"])?;
+        table.title = Some("Zonal statistics (CSV)".to_string());
+        let mut columnar = Artifact::from_file(
+            "table-parquet",
+            &parquet,
+            "application/vnd.apache.parquet",
+            &["data"],
+        )?;
+        columnar.title = Some("Zonal statistics (Parquet)".to_string());
+        Ok(vec![table, columnar])
     }
 
     fn parent(&self, job: &Job) -> Parent {
@@ -234,6 +328,9 @@ impl Package for Derive {
     }
 
     fn convert(&self, job: &Job) -> Result<Vec<Artifact>> {
+        if let Some(step) = self.zonal() {
+            return self.zonal_tables(job, step);
+        }
         let src = &job.source().path;
         let parent = self.parent(job);
         let cog_path = job.workdir.join(format!("{}.tif", job.item_id));
@@ -276,6 +373,28 @@ impl Package for Derive {
         } else {
             parent.id.clone()
         };
+        if self.zonal().is_some() {
+            let footprint =
+                parent
+                    .footprint
+                    .clone()
+                    .ok_or_else(|| stacforge_core::Error::Plan {
+                        reason: format!(
+                            "parent item {name} has no geometry for the table to cover"
+                        ),
+                    })?;
+            let timing = item::resolve_timing(job, parent.timing)?;
+            let mut table = item::new_item(job, &footprint, timing)?;
+            for artifact in artifacts {
+                item::add_asset(&mut table, artifact);
+            }
+            stacforge_core::provenance::stamp(&mut table, job, &self.lineage(&name));
+            table.properties.additional_fields.insert(
+                "processing:expression".into(),
+                self.expression(job.derived_from.as_deref(), None),
+            );
+            return Ok(table);
+        }
         let nodata = artifacts
             .first()
             .and_then(|a| a.raster.as_ref())

@@ -140,6 +140,17 @@ fn find_parents(args: &Args, access: &Access) -> anyhow::Result<Vec<Found>> {
         let doc = read_json(&href, access)?;
         return Ok(vec![Found { href, doc }]);
     }
+    if from.contains("://") && from.ends_with(".json") {
+        // One published item (a catalog is a folder).
+        let doc = read_json(from, access)?;
+        return Ok(vec![Found {
+            href: from.clone(),
+            doc,
+        }]);
+    }
+    if !from.contains("://") && !path.is_dir() {
+        anyhow::bail!("{from}: no such catalog or item (a catalog directory, an item file or a URL)");
+    }
     // A catalog: every item document under it (the layout stacforge writes).
     let catalog = Catalog::open_with(from.trim_end_matches('/'), &access.store)?;
     let mut found = Vec::new();
@@ -387,7 +398,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let mut options = RunOptions::new(&args.collection_id);
     options.jobs = args.jobs;
     options.resume = !args.force;
-    options.options = serde_json::to_string(&package.expression(None, args.cog.nodata))?;
+    // What decides the outputs, for the ledger: a change redoes the items.
+    options.options = format!(
+        "{} {:?}",
+        serde_json::to_string(&package.expression(None, args.cog.nodata))?,
+        package.cog
+    );
     let display = crate::progress::Display::new(args.json, false);
     let report =
         stacforge_runner::run(&package, &sources, &catalog, &options, &|tally, outcome| {

@@ -312,7 +312,10 @@ fn bad_derivations_are_refused_with_reasons() {
         "1000",
     ]);
     assert_fails_saying(&nothing, 2, &["no such catalog"]);
-    assert!(!dir.path().join("empty").exists(), "nothing is created where parents were looked for");
+    assert!(
+        !dir.path().join("empty").exists(),
+        "nothing is created where parents were looked for"
+    );
     let missing = stacforge(["lineage", &s(&dir.path().join("nope.json"))]);
     assert_fails_saying(&missing, 2, &["nope.json", "no item there"]);
 }

@@ -149,7 +149,9 @@ fn find_parents(args: &Args, access: &Access) -> anyhow::Result<Vec<Found>> {
         }]);
     }
     if !from.contains("://") && !path.is_dir() {
-        anyhow::bail!("{from}: no such catalog or item (a catalog directory, an item file or a URL)");
+        anyhow::bail!(
+            "{from}: no such catalog or item (a catalog directory, an item file or a URL)"
+        );
     }
     // A catalog: every item document under it (the layout stacforge writes).
     let catalog = Catalog::open_with(from.trim_end_matches('/'), &access.store)?;

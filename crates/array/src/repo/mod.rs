@@ -67,8 +67,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     runtime().block_on(future)
 }
 
-/// Whether `out` names an Icechunk repository by its form: `icechunk://…`
-/// is never required; this is for messages only.
+/// Whether `location` is a URL (object storage) rather than a local path.
 fn is_url(location: &str) -> bool {
     location.contains("://") && !location.starts_with("file://")
 }

@@ -74,6 +74,30 @@ fn summary(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
 }
 
+/// Starts `command` held just before its commit (STACFORGE_PAUSE_AT, debug
+/// builds) and returns once it is there; writing `release` lets it go on.
+fn hold_before_commit(mut command: Command, release: &Path) -> std::process::Child {
+    let child = command
+        .env(
+            "STACFORGE_PAUSE_AT",
+            format!("icechunk-commit:{}", s(release)),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let paused = PathBuf::from(format!("{}.paused", s(release)));
+    let waited = std::time::Instant::now();
+    while !paused.exists() {
+        assert!(
+            waited.elapsed().as_secs() < 120,
+            "the held run never reached its commit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 /// Asserts that a run succeeded, showing what it said when it did not.
 fn ok(out: &Output) {
     assert!(out.status.success(), "{}", text(out));
@@ -267,26 +291,10 @@ fn two_concurrent_appends_one_commits_the_other_conflicts_and_succeeds_when_reru
     // A appends days 2 and 3 and is held just before its commit; B appends
     // day 2 meanwhile and commits first.
     let release = dir.path().join("release");
-    let a = Command::new(bin())
-        .args(["netcdf", "to-zarr", &s(&days[1]), &s(&days[2])])
-        .args(["--out", &s(&repo), "--format", "icechunk", "--append"])
-        .env(
-            "STACFORGE_PAUSE_AT",
-            format!("icechunk-commit:{}", s(&release)),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let paused = PathBuf::from(format!("{}.paused", s(&release)));
-    let waited = std::time::Instant::now();
-    while !paused.exists() {
-        assert!(
-            waited.elapsed().as_secs() < 120,
-            "A never reached its commit"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut a = Command::new(bin());
+    a.args(["netcdf", "to-zarr", &s(&days[1]), &s(&days[2])])
+        .args(["--out", &s(&repo), "--format", "icechunk", "--append"]);
+    let a = hold_before_commit(a, &release);
     let b = netcdf(
         "to-zarr",
         &[&days[1]],
@@ -477,44 +485,21 @@ fn a_repository_on_s3_is_written_appended_and_raced_for_like_a_local_one() {
     let Some(s3) = S3Server::start() else { return };
     let (t1, t2, full) = air_series(&data);
     let repo = "s3://bucket/air.icechunk";
-    let run = |extra: &[&str], sources: &[&Path], envs: &[(&str, String)]| {
+    let run = |extra: &[&str], sources: &[&Path]| {
         let mut command = s3.stacforge(S3_SECRET_KEY);
         command.args(["netcdf", "to-zarr"]);
         command.args(sources.iter().map(|p| s(p)));
         command
             .args(["--out", repo, "--format", "icechunk"])
             .args(extra);
-        for (key, value) in envs {
-            command.env(key, value);
-        }
         command
     };
-    ok(&run(&[], &[&t1], &[]).output().unwrap());
+    ok(&run(&[], &[&t1]).output().unwrap());
     // Two appenders: the first held before its commit while the second commits.
     let dir = tempfile::tempdir().unwrap();
     let release = dir.path().join("release");
-    let held = run(
-        &["--append"],
-        &[&t2],
-        &[(
-            "STACFORGE_PAUSE_AT",
-            format!("icechunk-commit:{}", s(&release)),
-        )],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let paused = PathBuf::from(format!("{}.paused", s(&release)));
-    let waited = std::time::Instant::now();
-    while !paused.exists() {
-        assert!(
-            waited.elapsed().as_secs() < 120,
-            "the first appender never reached its commit"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    ok(&run(&["--append"], &[&t2], &[]).output().unwrap());
+    let held = hold_before_commit(run(&["--append"], &[&t2]), &release);
+    ok(&run(&["--append"], &[&t2]).output().unwrap());
     std::fs::write(&release, b"").unwrap();
     let held = held.wait_with_output().unwrap();
     assert_fails_saying(&held, 1, &["conflict", "another writer"]);

@@ -128,25 +128,8 @@ impl Repo {
     ) -> Result<(Arc<dyn ::icechunk::Storage + Send + Sync>, Option<PathBuf>)> {
         if let Some(rest) = location.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let endpoint = options
-                .s3_endpoint
-                .clone()
-                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-            let config = s3_options(endpoint);
-            let credentials = match (
-                std::env::var("AWS_ACCESS_KEY_ID"),
-                std::env::var("AWS_SECRET_ACCESS_KEY"),
-            ) {
-                (Ok(key), Ok(secret)) => Some(::icechunk::config::S3Credentials::Static(
-                    ::icechunk::config::S3StaticCredentials {
-                        access_key_id: key,
-                        secret_access_key: secret,
-                        session_token: std::env::var("AWS_SESSION_TOKEN").ok(),
-                        expires_after: None,
-                    },
-                )),
-                _ => Some(::icechunk::config::S3Credentials::FromEnv),
-            };
+            let config = s3_options(options);
+            let credentials = Some(s3_credentials());
             let storage = block_on(::icechunk::new_s3_object_store_storage(
                 config,
                 bucket.to_string(),
@@ -278,11 +261,7 @@ impl Repo {
             let store = if prefix.starts_with("file://") {
                 ObjectStoreConfig::LocalFileSystem(PathBuf::new())
             } else if prefix.starts_with("s3://") {
-                let endpoint = options
-                    .s3_endpoint
-                    .clone()
-                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-                ObjectStoreConfig::S3Compatible(s3_options(endpoint))
+                ObjectStoreConfig::S3Compatible(s3_options(options))
             } else {
                 return Err(self.error(format!(
                     "sources at {prefix} cannot be referenced virtually (local files and s3:// objects can)"
@@ -391,17 +370,36 @@ impl Repo {
     }
 }
 
-/// S3 options for `endpoint` (AWS itself when `None`), region from
-/// `AWS_REGION`.
-fn s3_options(endpoint: Option<String>) -> ::icechunk::config::S3Options {
+/// S3 options for the endpoint `options` or `AWS_ENDPOINT_URL` name (AWS
+/// itself when neither does), region from `AWS_REGION`.
+fn s3_options(options: &RepoOptions) -> ::icechunk::config::S3Options {
+    let endpoint = (options.s3_endpoint.clone()).or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let options = ::icechunk::config::S3Options::default().with_region(&region);
+    let s3 = ::icechunk::config::S3Options::default().with_region(&region);
     match endpoint {
-        Some(url) => options
+        Some(url) => s3
             .with_allow_http(url.starts_with("http://"))
             .with_force_path_style(true)
             .with_endpoint_url(&url),
-        None => options,
+        None => s3,
+    }
+}
+
+/// S3 credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and
+/// `AWS_SESSION_TOKEN`), else from the environment's usual chain.
+fn s3_credentials() -> ::icechunk::config::S3Credentials {
+    use ::icechunk::config::{S3Credentials, S3StaticCredentials};
+    match (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(key), Ok(secret)) => S3Credentials::Static(S3StaticCredentials {
+            access_key_id: key,
+            secret_access_key: secret,
+            session_token: std::env::var("AWS_SESSION_TOKEN").ok(),
+            expires_after: None,
+        }),
+        _ => S3Credentials::FromEnv,
     }
 }
 
@@ -416,24 +414,11 @@ fn join_or_none(names: &BTreeSet<String>) -> String {
 /// Credentials for reading a container stacforge made: none for local
 /// files, the `AWS_*` variables for S3.
 fn container_credentials(prefix: &str) -> Option<::icechunk::config::Credentials> {
-    use ::icechunk::config::{Credentials, S3Credentials, S3StaticCredentials};
+    use ::icechunk::config::Credentials;
     if prefix.starts_with("file://") {
         return Some(Credentials::LocalFileSystemAccess);
     }
-    match (
-        std::env::var("AWS_ACCESS_KEY_ID"),
-        std::env::var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        (Ok(key), Ok(secret)) => Some(Credentials::S3(S3Credentials::Static(
-            S3StaticCredentials {
-                access_key_id: key,
-                secret_access_key: secret,
-                session_token: std::env::var("AWS_SESSION_TOKEN").ok(),
-                expires_after: None,
-            },
-        ))),
-        _ => Some(Credentials::S3(S3Credentials::FromEnv)),
-    }
+    Some(Credentials::S3(s3_credentials()))
 }
 
 /// A writable session: what is written becomes visible only at

@@ -1,6 +1,6 @@
 //! Command-line options shared by several verbs.
 
-use stacforge_raster::{CogOptions, Compression, Predictor, Resampling};
+use stacforge_raster::{CogOptions, Compression, Engine, Predictor, Resampling};
 
 /// How COGs are written.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,6 +42,10 @@ pub struct CogArgs {
     /// Compression threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// COG writer: auto (stacforge's native writer where it supports the request, else GDAL's
+    /// COG driver, with a note saying why), native (refuse what it does not support), gdal.
+    #[arg(long, default_value = "auto")]
+    pub engine: Engine,
 }
 
 impl CogArgs {
@@ -61,6 +65,7 @@ impl CogArgs {
             web_optimized: self.web_optimized,
             nodata: self.nodata,
             threads: self.threads,
+            engine: self.engine,
         };
         options.validate()?;
         Ok(options)

@@ -1,4 +1,6 @@
-//! Writing Cloud-Optimized GeoTIFFs through GDAL's COG driver.
+//! Writing Cloud-Optimized GeoTIFFs: with stacforge's native writer
+//! ([`crate::native`]) wherever it supports the request, through GDAL's COG
+//! driver otherwise ([`Engine`]).
 //!
 //! [`CogOptions`] is the one typed description of a COG; it is turned into
 //! GDAL option strings in exactly one place ([`CogOptions::creation_options`]).
@@ -108,6 +110,18 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Which COG writer runs.
+    Engine, "engine", {
+        /// stacforge's native writer wherever it supports the request, GDAL's COG driver otherwise.
+        Auto => "auto",
+        /// stacforge's native writer; refuses what it does not support.
+        Native => "native",
+        /// GDAL's COG driver.
+        Gdal => "gdal",
+    }
+);
+
 impl Resampling {
     /// The name GDAL uses in `-r` and `*_RESAMPLING` options.
     fn gdal_name(self) -> &'static str {
@@ -183,6 +197,8 @@ pub struct CogOptions {
     pub nodata: Option<f64>,
     /// Compression threads; all cores when `None`.
     pub threads: Option<usize>,
+    /// Which writer makes the COG.
+    pub engine: Engine,
 }
 
 impl Default for CogOptions {
@@ -201,6 +217,7 @@ impl Default for CogOptions {
             web_optimized: false,
             nodata: None,
             threads: None,
+            engine: Engine::Auto,
         }
     }
 }
@@ -431,6 +448,40 @@ pub fn cog_artifact(
     Ok(artifact)
 }
 
+/// The native writer's plan when it is to write this COG; `None` for GDAL's
+/// COG driver. With [`Engine::Auto`], a source the native writer cannot
+/// handle goes to GDAL with one line on standard error saying why (once per
+/// reason and process); with [`Engine::Native`] it is refused.
+fn choose_engine(
+    ds: &gdal::Dataset,
+    src: &Path,
+    options: &CogOptions,
+) -> Result<Option<crate::native::Plan>> {
+    if options.engine == Engine::Gdal {
+        return Ok(None);
+    }
+    match crate::native::plan(ds, options) {
+        Ok(plan) => Ok(Some(plan)),
+        Err(reason) if options.engine == Engine::Native => Err(Error::InvalidOption {
+            what: "engine",
+            value: format!("native for {}: {reason}", src.display()),
+            expected: "auto or gdal for this source and these options",
+        }),
+        Err(reason) => {
+            static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+            let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+            if !said.contains(&reason) {
+                eprintln!(
+                    "note: {}: {reason}, so GDAL's COG driver writes it (the native writer does not)",
+                    src.display()
+                );
+                said.push(reason);
+            }
+            Ok(None)
+        }
+    }
+}
+
 /// Writes `src` as a COG at `dst` and returns its layout report.
 ///
 /// The source is checked first (north-up, CRS, real bands). The COG is
@@ -449,7 +500,10 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::
         stacforge_core::fs::Cleanup::new(partial.clone()),
         stacforge_core::fs::Cleanup::new(PathBuf::from(format!("{}.ovr.tmp", partial.display()))),
     );
-    let written = if options.target_crs.is_some() || !options.warp_extra.is_empty() {
+    let native = choose_engine(&ds, src, options)?;
+    let written = if let Some(plan) = &native {
+        crate::native::write(&ds, src, &partial, plan, options)
+    } else if options.target_crs.is_some() || !options.warp_extra.is_empty() {
         gdal_app::warp(
             &ds,
             &partial,

@@ -105,7 +105,7 @@ impl Reader {
 }
 
 /// A tag's type size in bytes.
-fn type_size(t: u16) -> Option<usize> {
+pub(crate) fn type_size(t: u16) -> Option<usize> {
     Some(match t {
         1 | 2 | 6 | 7 => 1,
         3 | 8 => 2,

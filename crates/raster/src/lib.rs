@@ -19,9 +19,10 @@ pub mod footprint;
 mod gdal_app;
 pub mod inspect;
 pub mod layout;
+mod native;
 pub mod thumbnail;
 
-pub use cog::{CogOptions, Compression, Predictor, Resampling};
+pub use cog::{CogOptions, Compression, Engine, Predictor, Resampling};
 pub use error::{Error, Result, Unsupported};
 pub use inspect::{inspect, InspectOptions};
 

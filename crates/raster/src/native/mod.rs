@@ -1,0 +1,709 @@
+//! stacforge's native COG writer: one pass over the source, every level
+//! computed in memory from the level above, every tile compressed once on
+//! all cores, and the file laid out as GDAL's COG driver lays it out.
+//!
+//! The source is read through GDAL in whole tile rows (pixel-interleaved,
+//! all bands at once). Each tile row of the full-resolution image is handed
+//! to the worker threads, which cut it into tiles, apply the predictor and
+//! compress them; meanwhile the reader halves the row into the first
+//! overview, whose tile rows are handed on the same way, and so on down to
+//! the smallest level. Only one tile row per level is held uncompressed.
+//! Compressed tiles are kept until the last one is done, then the header,
+//! every IFD and the data (smallest overview first, GDAL's block leaders and
+//! trailers) are written in one sequential pass: no temporary file.
+//!
+//! The tags that describe the dataset (GeoKeys, GDAL metadata, nodata,
+//! photometric interpretation, extra samples, sample format, palette) are
+//! the ones GDAL's GeoTIFF driver writes for it: GDAL makes a one-pixel
+//! GeoTIFF of the same dataset in memory and its tags are copied.
+//!
+//! [`plan`] says what the writer cannot do; [`crate::cog::write_cog`] then
+//! uses GDAL's COG driver.
+
+mod codec;
+mod tiff;
+
+use crate::cog::{CogOptions, Compression, Predictor, Resampling};
+use crate::{gdal_app, Error, Result};
+use codec::Predict;
+use gdal::{Dataset, Metadata};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const GMF_PER_DATASET: i32 = 0x02;
+const GMF_ALPHA: i32 = 0x04;
+const GMF_NODATA: i32 = 0x08;
+
+/// How a sample is interpreted (for average overviews and nodata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unsigned,
+    Signed,
+    Float,
+}
+
+/// What the writer will do for one source, decided before any pixel is read.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    width: usize,
+    height: usize,
+    bands: usize,
+    /// Bytes per sample.
+    size: usize,
+    kind: Kind,
+    gdal_type: gdal_sys::GDALDataType::Type,
+    tile: usize,
+    /// (width, height) of each level, full resolution first.
+    levels: Vec<(usize, usize)>,
+    predict: Predict,
+    compression: Compression,
+    level: Option<u8>,
+    resampling: Resampling,
+    nodata: Option<f64>,
+    threads: usize,
+    /// Source block height, to know when GDAL's cache may be dropped.
+    block_height: usize,
+}
+
+impl Plan {
+    fn pixel(&self) -> usize {
+        self.bands * self.size
+    }
+}
+
+/// The overview sizes GDAL's COG driver makes: halved (rounding down) until
+/// the level fits in one tile.
+fn level_sizes(width: usize, height: usize, tile: usize) -> Vec<(usize, usize)> {
+    let mut levels = vec![(width, height)];
+    let (mut w, mut h) = (width, height);
+    while w > tile || h > tile {
+        w = (w / 2).max(1);
+        h = (h / 2).max(1);
+        levels.push((w, h));
+    }
+    levels
+}
+
+/// The writer's plan for `ds`, or why it leaves the source to GDAL.
+pub(crate) fn plan(ds: &Dataset, options: &CogOptions) -> std::result::Result<Plan, String> {
+    if cfg!(target_endian = "big") {
+        return Err("the native writer is for little-endian machines".to_string());
+    }
+    if options.target_crs.is_some() || !options.warp_extra.is_empty() || options.web_optimized {
+        return Err("reprojection goes through GDAL's warper".to_string());
+    }
+    if codec::tiff_code(options.compression).is_none() {
+        return Err(format!(
+            "{} compression is written by GDAL",
+            options.compression
+        ));
+    }
+    if !matches!(
+        options.overview_resampling,
+        Resampling::Nearest | Resampling::Average
+    ) {
+        return Err(format!(
+            "{} overviews are computed by GDAL",
+            options.overview_resampling
+        ));
+    }
+    let bands = ds.raster_count();
+    if bands == 0 {
+        return Err("the dataset has no bands".to_string());
+    }
+    let first = ds.rasterband(1).map_err(|e| e.to_string())?;
+    // SAFETY: the band handles are valid while `ds` is borrowed.
+    let (gdal_type, mask_flags, overviews) = unsafe {
+        let b = first.c_rasterband();
+        (
+            gdal_sys::GDALGetRasterDataType(b),
+            gdal_sys::GDALGetMaskFlags(b),
+            gdal_sys::GDALGetOverviewCount(b),
+        )
+    };
+    use gdal_sys::GDALDataType as T;
+    let (size, kind) = match gdal_type {
+        T::GDT_Byte => (1, Kind::Unsigned),
+        T::GDT_UInt16 => (2, Kind::Unsigned),
+        T::GDT_Int16 => (2, Kind::Signed),
+        T::GDT_UInt32 => (4, Kind::Unsigned),
+        T::GDT_Int32 => (4, Kind::Signed),
+        T::GDT_Float32 => (4, Kind::Float),
+        T::GDT_Float64 => (8, Kind::Float),
+        T::GDT_UInt64 => (8, Kind::Unsigned),
+        T::GDT_Int64 => (8, Kind::Signed),
+        // SAFETY: GDALGetDataTypeName returns a static string.
+        other => {
+            let name = unsafe { std::ffi::CStr::from_ptr(gdal_sys::GDALGetDataTypeName(other)) };
+            return Err(format!(
+                "{} samples are written by GDAL",
+                name.to_string_lossy()
+            ));
+        }
+    };
+    let mut palette = false;
+    let mut alpha = false;
+    let mut signed_byte = false;
+    for i in 1..=bands {
+        let band = ds.rasterband(i).map_err(|e| e.to_string())?;
+        // SAFETY: as above.
+        let (t, interp) = unsafe {
+            (
+                gdal_sys::GDALGetRasterDataType(band.c_rasterband()),
+                gdal_sys::GDALGetRasterColorInterpretation(band.c_rasterband()),
+            )
+        };
+        if t != gdal_type {
+            return Err("the bands have different data types".to_string());
+        }
+        if band
+            .metadata_item("PIXELTYPE", "IMAGE_STRUCTURE")
+            .is_some_and(|v| v == "SIGNEDBYTE")
+        {
+            // GDAL 3.6's signed bytes: Byte samples, SampleFormat 2.
+            signed_byte = true;
+        }
+        palette |= interp == gdal_sys::GDALColorInterp::GCI_PaletteIndex;
+        alpha |= interp == gdal_sys::GDALColorInterp::GCI_AlphaBand;
+    }
+    if mask_flags & GMF_PER_DATASET != 0 && mask_flags & (GMF_ALPHA | GMF_NODATA) == 0 {
+        return Err("the source has a mask band (written by GDAL as an internal mask)".to_string());
+    }
+    if overviews > 0 {
+        return Err("the source has overviews of its own, which GDAL's driver copies".to_string());
+    }
+    if options.overview_resampling == Resampling::Average && (palette || alpha) {
+        return Err(format!(
+            "average overviews of {} are computed by GDAL",
+            if palette {
+                "a palette"
+            } else {
+                "an alpha band"
+            }
+        ));
+    }
+    let kind = if signed_byte { Kind::Signed } else { kind };
+    let predict = match (options.compression, options.predictor, kind) {
+        (Compression::None, _, _) | (_, Predictor::None, _) => Predict::None,
+        (_, Predictor::Auto, Kind::Float) | (_, Predictor::FloatingPoint, Kind::Float) => {
+            Predict::Float
+        }
+        (_, Predictor::FloatingPoint, _) => {
+            return Err("the floating-point predictor on integer samples".to_string())
+        }
+        _ => Predict::Horizontal,
+    };
+    let (width, height) = ds.raster_size();
+    let tile = options.blocksize as usize;
+    let nodata = options.nodata.or_else(|| first.no_data_value());
+    let block_height = first.block_size().1.max(1);
+    Ok(Plan {
+        width,
+        height,
+        bands,
+        size,
+        kind,
+        gdal_type,
+        tile,
+        levels: level_sizes(width, height, tile),
+        predict,
+        compression: options.compression,
+        level: options.level,
+        resampling: options.overview_resampling,
+        nodata,
+        threads: options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        block_height,
+    })
+}
+
+/// The tags GDAL's GeoTIFF driver writes for `ds` (with `options.nodata`
+/// assigned as gdal_translate's `-a_nodata` does): the dataset made a VRT,
+/// shrunk to one pixel and written as a GeoTIFF in memory.
+fn gdal_tags(ds: &Dataset, src: &Path, options: &CogOptions) -> Result<Vec<tiff::Tag>> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = format!(
+        "/vsimem/stacforge-native-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let vrt = format!("{id}.vrt");
+    let tif = format!("{id}.tif");
+    let gdal_err = |action: &'static str, e: gdal::errors::GdalError| Error::Gdal {
+        path: src.to_path_buf(),
+        action,
+        message: e.to_string(),
+    };
+    let mut args = vec!["-of".to_string(), "VRT".to_string()];
+    if let Some(nodata) = options.nodata {
+        args.push("-a_nodata".to_string());
+        args.push(if nodata.is_nan() {
+            "nan".to_string()
+        } else {
+            nodata.to_string()
+        });
+    }
+    gdal_app::translate(ds, Path::new(&vrt), &args)?;
+    let xml = gdal::vsi::get_vsi_mem_file_bytes_owned(&vrt)
+        .map_err(|e| gdal_err("describing the dataset as a VRT", e))?;
+    let xml = String::from_utf8_lossy(&xml);
+    let (w, h) = ds.raster_size();
+    let one = xml.replacen(
+        &format!("rasterXSize=\"{w}\" rasterYSize=\"{h}\""),
+        "rasterXSize=\"1\" rasterYSize=\"1\"",
+        1,
+    );
+    gdal::vsi::create_mem_file(&vrt, one.into_bytes())
+        .map_err(|e| gdal_err("describing the dataset as a VRT", e))?;
+    let made = (|| {
+        let small = Dataset::open(&vrt)?;
+        let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
+        let options: gdal::raster::RasterCreationOptions =
+            ["INTERLEAVE=PIXEL"].into_iter().collect();
+        small.create_copy(&driver, &tif, &options)?;
+        gdal::vsi::get_vsi_mem_file_bytes_owned(&tif)
+    })();
+    let _ = gdal::vsi::unlink_mem_file(&vrt);
+    let bytes = made.map_err(|e| gdal_err("making GDAL's GeoTIFF tags for the dataset", e))?;
+    tiff::template_tags(&bytes).map_err(|reason| Error::Tiff {
+        path: src.to_path_buf(),
+        reason,
+    })
+}
+
+/// A tile row of one level, shared by the workers that cut it into tiles.
+#[derive(Debug)]
+struct Job {
+    strip: Arc<Vec<u8>>,
+    level: usize,
+    tile_row: usize,
+    tile_col: usize,
+    rows: usize,
+}
+
+/// The rows of a level not yet handed to the workers.
+#[derive(Debug)]
+struct Pending {
+    buf: Vec<u8>,
+    rows: usize,
+    tile_row: usize,
+}
+
+/// One pixel of fill (nodata, else zero) for the parts of edge tiles
+/// outside the image, as GDAL fills them.
+fn fill_pixel(plan: &Plan) -> Vec<u8> {
+    let sample: Vec<u8> = match plan.nodata {
+        None => vec![0; plan.size],
+        Some(v) => encode_sample(v, plan.kind, plan.size),
+    };
+    sample.repeat(plan.bands)
+}
+
+fn encode_sample(v: f64, kind: Kind, size: usize) -> Vec<u8> {
+    match (kind, size) {
+        (Kind::Float, 4) => (v as f32).to_le_bytes().to_vec(),
+        (Kind::Float, _) => v.to_le_bytes().to_vec(),
+        (Kind::Signed, _) => (v as i64).to_le_bytes()[..size].to_vec(),
+        (Kind::Unsigned, _) => (v as u64).to_le_bytes()[..size].to_vec(),
+    }
+}
+
+fn decode_sample(b: &[u8], kind: Kind) -> f64 {
+    let mut raw = [0u8; 8];
+    raw[..b.len()].copy_from_slice(b);
+    match (kind, b.len()) {
+        (Kind::Float, 4) => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        (Kind::Float, _) => f64::from_le_bytes(raw),
+        (Kind::Unsigned, _) => u64::from_le_bytes(raw) as f64,
+        (Kind::Signed, n) => {
+            let shift = 64 - 8 * n as u32;
+            ((i64::from_le_bytes(raw) << shift) >> shift) as f64
+        }
+    }
+}
+
+/// The tile at (`tile_row`, `tile_col`) of a strip of `rows` rows of a level
+/// `width` wide, padded with `fill`, predicted and encoded.
+fn encode_tile(
+    plan: &Plan,
+    job: &Job,
+    width: usize,
+    fill: &[u8],
+    encoder: &mut codec::Encoder,
+    scratch: &mut Vec<u8>,
+) -> std::io::Result<Vec<u8>> {
+    let px = plan.pixel();
+    let t = plan.tile;
+    let x0 = job.tile_col * t;
+    let cols = t.min(width - x0);
+    let row_bytes = t * px;
+    let mut raw = Vec::with_capacity(t * row_bytes);
+    for y in 0..t {
+        if y < job.rows {
+            let start = (y * width + x0) * px;
+            raw.extend_from_slice(&job.strip[start..start + cols * px]);
+            for _ in cols..t {
+                raw.extend_from_slice(fill);
+            }
+        } else {
+            for _ in 0..t {
+                raw.extend_from_slice(fill);
+            }
+        }
+        let row = raw.len() - row_bytes;
+        codec::predict_row(
+            &mut raw[row..],
+            plan.predict,
+            plan.bands,
+            plan.size,
+            scratch,
+        );
+    }
+    encoder.encode(raw)
+}
+
+/// Halves `rows` rows of a level (starting at an even row) into the rows of
+/// the next level they cover, appended to `out`; returns how many.
+fn downsample(
+    plan: &Plan,
+    src: &[u8],
+    from: (usize, usize),
+    first_row: usize,
+    rows: usize,
+    out: &mut Vec<u8>,
+) -> usize {
+    let (w0, h0) = from;
+    let next = (w0 / 2).max(1);
+    let next_h = (h0 / 2).max(1);
+    let px = plan.pixel();
+    let j0 = first_row / 2;
+    let j1 = next_h.min((first_row + rows).div_ceil(2));
+    let local = |y: usize| (y - first_row).min(rows - 1);
+    // GDAL's nearest neighbour: source index (int)(0.5 + i * ratio), the
+    // ratio being the sizes' (2 and a little when a size is odd), so always
+    // 2i or 2i + 1: inside this strip.
+    let nearest = |i: usize, from: usize, to: usize| -> usize {
+        let ratio = from as f64 / to as f64;
+        ((0.5 + i as f64 * ratio) as usize).min(from - 1)
+    };
+    let columns: Vec<usize> = match plan.resampling {
+        Resampling::Average => Vec::new(),
+        _ => (0..next).map(|i| nearest(i, w0, next) * px).collect(),
+    };
+    for j in j0..j1 {
+        if plan.resampling != Resampling::Average {
+            let r = local(nearest(j, h0, next_h));
+            let row = &src[r * w0 * px..(r + 1) * w0 * px];
+            for &c in &columns {
+                out.extend_from_slice(&row[c..c + px]);
+            }
+            continue;
+        }
+        let r0 = local(2 * j);
+        let r1 = local((2 * j + 1).min(h0 - 1));
+        let row0 = &src[r0 * w0 * px..(r0 + 1) * w0 * px];
+        match plan.resampling {
+            Resampling::Average => {
+                let row1 = &src[r1 * w0 * px..(r1 + 1) * w0 * px];
+                for i in 0..next {
+                    let c0 = 2 * i;
+                    let c1 = (2 * i + 1).min(w0 - 1);
+                    for b in 0..plan.bands {
+                        let at = |row: &[u8], c: usize| {
+                            let o = c * px + b * plan.size;
+                            decode_sample(&row[o..o + plan.size], plan.kind)
+                        };
+                        let mut sum = 0.0;
+                        let mut n = 0u32;
+                        for v in [at(row0, c0), at(row0, c1), at(row1, c0), at(row1, c1)] {
+                            let missing = v.is_nan()
+                                || plan
+                                    .nodata
+                                    .is_some_and(|nd| v == nd || (nd.is_nan() && v.is_nan()));
+                            if !missing {
+                                sum += v;
+                                n += 1;
+                            }
+                        }
+                        let value = if n == 0 {
+                            plan.nodata.unwrap_or(f64::NAN)
+                        } else if plan.kind == Kind::Float {
+                            sum / f64::from(n)
+                        } else {
+                            (sum / f64::from(n) + 0.5).floor()
+                        };
+                        out.extend_from_slice(&encode_sample(value, plan.kind, plan.size));
+                    }
+                }
+            }
+            _ => unreachable!("nearest is handled above"),
+        }
+    }
+    j1.saturating_sub(j0)
+}
+
+/// Reads `rows` rows from `y0` of every band, pixel-interleaved, into `buf`.
+fn read_rows(
+    ds: &Dataset,
+    src: &Path,
+    plan: &Plan,
+    y0: usize,
+    rows: usize,
+    buf: &mut [u8],
+) -> Result<()> {
+    let px = plan.pixel() as i64;
+    // SAFETY: `buf` holds exactly width * rows pixels of `bands` samples of
+    // the requested type; the spacing arguments describe that layout; a
+    // null band map means every band in order.
+    let err = unsafe {
+        gdal_sys::GDALDatasetRasterIOEx(
+            ds.c_dataset(),
+            gdal_sys::GDALRWFlag::GF_Read,
+            0,
+            y0 as i32,
+            plan.width as i32,
+            rows as i32,
+            buf.as_mut_ptr().cast(),
+            plan.width as i32,
+            rows as i32,
+            plan.gdal_type,
+            plan.bands as i32,
+            std::ptr::null_mut(),
+            px,
+            px * plan.width as i64,
+            plan.size as i64,
+            std::ptr::null_mut(),
+        )
+    };
+    if err != gdal_sys::CPLErr::CE_None {
+        return Err(Error::Gdal {
+            path: src.to_path_buf(),
+            action: "reading pixels",
+            message: gdal_app::last_error(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes `ds` (the file `src`) as a COG at `dst` following `plan`.
+pub(crate) fn write(
+    ds: &Dataset,
+    src: &Path,
+    dst: &Path,
+    plan: &Plan,
+    options: &CogOptions,
+) -> Result<()> {
+    let template = gdal_tags(ds, src, options)?;
+    let tiles: Vec<(usize, usize)> = plan
+        .levels
+        .iter()
+        .map(|&(w, h)| (w.div_ceil(plan.tile), h.div_ceil(plan.tile)))
+        .collect();
+    let results: Vec<Mutex<Vec<Vec<u8>>>> = tiles
+        .iter()
+        .map(|&(tx, ty)| Mutex::new(vec![Vec::new(); tx * ty]))
+        .collect();
+    let fill = fill_pixel(plan);
+    let failure: Mutex<Option<std::io::Error>> = Mutex::new(None);
+    let (send, recv) = crossbeam_channel::bounded::<Job>(4 * plan.threads + 8);
+
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..plan.threads {
+            let recv = recv.clone();
+            let (results, tiles, fill, failure) = (&results, &tiles, &fill, &failure);
+            scope.spawn(move || {
+                let mut encoder = match codec::Encoder::new(plan.compression, plan.level) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        return;
+                    }
+                };
+                let mut scratch = Vec::new();
+                for job in recv {
+                    let width = plan.levels[job.level].0;
+                    match encode_tile(plan, &job, width, fill, &mut encoder, &mut scratch) {
+                        Ok(bytes) => {
+                            let at = job.tile_row * tiles[job.level].0 + job.tile_col;
+                            results[job.level].lock().unwrap_or_else(|p| p.into_inner())[at] =
+                                bytes;
+                        }
+                        Err(e) => {
+                            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        }
+                    }
+                }
+            });
+        }
+        drop(recv);
+        let producer = (|| -> Result<()> {
+            let px = plan.pixel();
+            let t = plan.tile;
+            let mut pending: Vec<Pending> = plan
+                .levels
+                .iter()
+                .map(|&(w, _)| Pending {
+                    buf: Vec::with_capacity(w * t * px),
+                    rows: 0,
+                    tile_row: 0,
+                })
+                .collect();
+            let flush_cache = t.is_multiple_of(plan.block_height) || plan.block_height <= 16;
+            for tile_row in 0..tiles[0].1 {
+                let y0 = tile_row * t;
+                let rows = t.min(plan.height - y0);
+                let mut buf = vec![0u8; plan.width * rows * px];
+                read_rows(ds, src, plan, y0, rows, &mut buf)?;
+                if flush_cache {
+                    // SAFETY: drops this read-only dataset's cached blocks.
+                    unsafe { gdal_sys::GDALFlushCache(ds.c_dataset()) };
+                }
+                pending[0] = Pending {
+                    buf,
+                    rows,
+                    tile_row,
+                };
+                // Hand this row on, then every level it completes.
+                let mut level = 0;
+                loop {
+                    let (w, h) = plan.levels[level];
+                    let p = &mut pending[level];
+                    let done = p.tile_row * t + p.rows;
+                    if p.rows < t && done < h {
+                        break;
+                    }
+                    let strip = Arc::new(std::mem::replace(
+                        &mut p.buf,
+                        Vec::with_capacity(w * t * px),
+                    ));
+                    let (rows, row) = (p.rows, p.tile_row);
+                    p.rows = 0;
+                    p.tile_row += 1;
+                    for tile_col in 0..tiles[level].0 {
+                        send.send(Job {
+                            strip: Arc::clone(&strip),
+                            level,
+                            tile_row: row,
+                            tile_col,
+                            rows,
+                        })
+                        .map_err(|_| Error::Io {
+                            path: dst.to_path_buf(),
+                            source: std::io::Error::other("the compression threads stopped"),
+                        })?;
+                    }
+                    if level + 1 == plan.levels.len() {
+                        break;
+                    }
+                    let next = &mut pending[level + 1];
+                    next.rows += downsample(plan, &strip, (w, h), row * t, rows, &mut next.buf);
+                    level += 1;
+                }
+            }
+            Ok(())
+        })();
+        drop(send);
+        producer
+    })?;
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(Error::Io {
+            path: dst.to_path_buf(),
+            source: e,
+        });
+    }
+
+    let images = assemble(plan, &template, results);
+    let file = std::fs::File::create(dst).map_err(|source| Error::Io {
+        path: dst.to_path_buf(),
+        source,
+    })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    tiff::write(&mut out, &images)
+        .and_then(|_| std::io::Write::flush(&mut out))
+        .map_err(|source| Error::Io {
+            path: dst.to_path_buf(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Every level's tags and tiles.
+fn assemble(
+    plan: &Plan,
+    template: &[tiff::Tag],
+    results: Vec<Mutex<Vec<Vec<u8>>>>,
+) -> Vec<tiff::Image> {
+    let compression = codec::tiff_code(plan.compression).unwrap_or(1);
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, tiles_of_level)| {
+            let (w, h) = plan.levels[i];
+            let mut tags = vec![
+                tiff::Tag::size(tiff::IMAGE_WIDTH, w as u64),
+                tiff::Tag::size(tiff::IMAGE_LENGTH, h as u64),
+                tiff::Tag::short(tiff::COMPRESSION, &[compression]),
+                tiff::Tag::short(tiff::SAMPLES_PER_PIXEL, &[plan.bands as u16]),
+                tiff::Tag::short(tiff::PLANAR_CONFIG, &[1]),
+                tiff::Tag::size(tiff::TILE_WIDTH, plan.tile as u64),
+                tiff::Tag::size(tiff::TILE_LENGTH, plan.tile as u64),
+            ];
+            // GDAL writes the tag (1 when none) whenever it compresses.
+            if plan.compression != Compression::None {
+                tags.push(tiff::Tag::short(
+                    tiff::PREDICTOR,
+                    &[plan.predict.tiff_code()],
+                ));
+            }
+            if i == 0 {
+                tags.extend(template.iter().cloned());
+            } else {
+                tags.push(tiff::Tag::long(tiff::NEW_SUBFILE_TYPE, 1));
+                tags.extend(
+                    template
+                        .iter()
+                        .filter(|t| tiff::OVERVIEW_COPIES.contains(&t.code))
+                        .cloned(),
+                );
+            }
+            tiff::Image {
+                tags,
+                tiles: tiles_of_level
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overview_sizes_follow_gdal() {
+        // Measured with GDAL 3.6's COG driver (BLOCKSIZE=512).
+        assert_eq!(level_sizes(791, 718, 512), [(791, 718), (395, 359)]);
+        assert_eq!(
+            level_sizes(2658, 2667, 512),
+            [(2658, 2667), (1329, 1333), (664, 666), (332, 333)]
+        );
+        assert_eq!(level_sizes(1025, 1023, 512), [(1025, 1023), (512, 511)]);
+        assert_eq!(level_sizes(500, 400, 512), [(500, 400)]);
+    }
+
+    #[test]
+    fn samples_round_trip() {
+        for (v, kind, size) in [
+            (-3.0, Kind::Signed, 2),
+            (65535.0, Kind::Unsigned, 2),
+            (-9999.0, Kind::Float, 4),
+            (-2.0, Kind::Signed, 1),
+        ] {
+            assert_eq!(decode_sample(&encode_sample(v, kind, size), kind), v);
+        }
+    }
+}

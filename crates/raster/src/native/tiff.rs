@@ -100,6 +100,80 @@ impl Tag {
 
 use crate::layout::type_size;
 
+/// The non-structural tags of the first IFD of a little-endian classic TIFF
+/// (GDAL's one-pixel template), with their values.
+pub(crate) fn template_tags(file: &[u8]) -> std::result::Result<Vec<Tag>, String> {
+    let u16_at = |o: usize| -> std::result::Result<u16, String> {
+        file.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or_else(|| format!("template TIFF cut short at {o}"))
+    };
+    let u32_at = |o: usize| -> std::result::Result<u32, String> {
+        file.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("template TIFF cut short at {o}"))
+    };
+    if file.get(0..4) != Some(b"II*\0") {
+        return Err("GDAL's template is not a little-endian classic TIFF".to_string());
+    }
+    let ifd = u32_at(4)? as usize;
+    let n = u16_at(ifd)? as usize;
+    let mut tags = Vec::with_capacity(n);
+    for i in 0..n {
+        let e = ifd + 2 + 12 * i;
+        let code = u16_at(e)?;
+        let typ = u16_at(e + 2)?;
+        let count = u32_at(e + 4)? as usize;
+        if STRUCTURAL.contains(&code) {
+            continue;
+        }
+        let size = type_size(typ).ok_or_else(|| format!("tag {code} has type {typ}"))? * count;
+        let at = if size <= 4 {
+            e + 8
+        } else {
+            u32_at(e + 8)? as usize
+        };
+        let data = file
+            .get(at..at + size)
+            .ok_or_else(|| format!("tag {code}'s values lie outside the template"))?
+            .to_vec();
+        tags.push(Tag {
+            code,
+            typ,
+            count: count as u64,
+            data,
+        });
+    }
+    Ok(tags)
+}
+
+/// One image of the COG: its tags (without tile offsets and byte counts)
+/// and its compressed tiles in row-major order.
+#[derive(Debug)]
+pub(crate) struct Image {
+    pub tags: Vec<Tag>,
+    pub tiles: Vec<Vec<u8>>,
+}
+
+/// GDAL's ghost header for `LAYOUT=IFDS_BEFORE_DATA` with block leaders
+/// and trailers.
+const GHOST: &str = "GDAL_STRUCTURAL_METADATA_SIZE=000140 bytes\nLAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nBLOCK_LEADER=SIZE_AS_UINT4\nBLOCK_TRAILER=LAST_4_BYTES_REPEATED\nKNOWN_INCOMPATIBLE_EDITION=NO\n ";
+
+/// Bytes of each tile besides its data: the 4-byte leader and trailer.
+const FRAMING: u64 = 8;
+
+struct Layout {
+    bigtiff: bool,
+    /// The header, ghost area and every IFD with its values.
+    head: Vec<u8>,
+}
+
+fn align(buf: &mut Vec<u8>) {
+    if buf.len() % 2 == 1 {
+        buf.push(0);
+    }
+}
+
 /// Lays out the header and IFDs; tile data starts at `head.len()`.
 fn layout(images: &[Image], bigtiff: bool) -> Layout {
     let (head_len, count_len, entry_len, word) = if bigtiff {

@@ -383,3 +383,75 @@ fn engine_gdal_is_gdal_translate() {
     assert!(run.status.success(), "{}", text(&run));
     assert!(std::fs::read(&ours).unwrap() == std::fs::read(&theirs).unwrap());
 }
+
+/// The GDAL-free header reader gives GDAL's profile (but WKT2/PROJJSON,
+/// which items carry only for CRSs without a code) for every GeoTIFF it
+/// covers, and leaves the rest to GDAL.
+#[test]
+fn header_profiles_equal_gdal() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let generated_i16 = generated::<i16>(
+        dir.path(),
+        "i16.tif",
+        (300, 200, 3),
+        |x, y, b| (x + y + b) as i16,
+        Some(-1.0),
+    );
+    let generated_f64 = generated::<f64>(
+        dir.path(),
+        "f64.tif",
+        (300, 200, 1),
+        |x, _, _| x as f64,
+        None,
+    );
+    let covered = [
+        "RGB.byte.tif",
+        "non_cog.tif",
+        "cog.tif",
+        "LC08_LST_crop.tif",
+        "elev.tif",
+        "dem_utm33.tif",
+        "pacific_3832.tif",
+        "rgb_wgs84.tif",
+        "seaice_3413.tif",
+        "i16.tif",
+        "f64.tif",
+    ];
+    let mut sources = tifs(&data.join("geotiff"));
+    sources.extend(fixture_files("geotiff", "tif"));
+    sources.extend([generated_i16, generated_f64]);
+    let options = stacforge_raster::InspectOptions {
+        statistics: false,
+        footprint: false,
+    };
+    for src in &sources {
+        let report = stacforge_raster::layout::check(src).unwrap();
+        let name = src.file_name().unwrap().to_str().unwrap();
+        let Some(ours) = stacforge_raster::header::profile(&report) else {
+            assert!(
+                !covered.contains(&name),
+                "{name}: the header reader should cover it"
+            );
+            continue;
+        };
+        assert!(
+            covered.contains(&name),
+            "{name}: covered, but expected GDAL's"
+        );
+        let gdal = stacforge_raster::inspect(src, &options).unwrap();
+        assert_eq!(ours.crs.code, gdal.crs.code, "{name}");
+        assert_eq!(
+            (ours.width, ours.height),
+            (gdal.width, gdal.height),
+            "{name}"
+        );
+        assert_eq!(ours.geotransform, gdal.geotransform, "{name}");
+        assert_eq!(
+            serde_json::to_value(&ours.bands).unwrap(),
+            serde_json::to_value(&gdal.bands).unwrap(),
+            "{name}"
+        );
+        assert_eq!(ours.timing, gdal.timing, "{name}");
+    }
+}

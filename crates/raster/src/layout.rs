@@ -56,7 +56,33 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Things worth knowing that do not make the file invalid.
     pub warnings: Vec<String>,
+    /// The tags of the first image that describe the dataset (size, sample
+    /// type, georeferencing, GDAL metadata), for [`crate::header`].
+    #[serde(skip)]
+    pub tags: Vec<RawTag>,
+    /// Whether the file is big-endian (`MM`).
+    #[serde(skip)]
+    pub big_endian: bool,
 }
+
+/// One tag of the first IFD with its values' bytes, in the file's byte order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTag {
+    /// The tag number.
+    pub tag: u16,
+    /// The TIFF field type.
+    pub typ: u16,
+    /// How many values.
+    pub count: u64,
+    /// The values' bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Tags kept in [`Report::tags`].
+const DESCRIPTIVE: &[u16] = &[
+    256, 257, 258, 259, 262, 277, 284, 306, 320, 338, 339, 33550, 33922, 34264, 34735, 34736,
+    34737, 42112, 42113,
+];
 
 impl Report {
     /// True when there is no error.
@@ -268,6 +294,7 @@ pub fn check(path: &Path) -> Result<Report> {
     let mut next = first_ifd;
     let mut seen = std::collections::HashSet::new();
     let mut truncated: Option<String> = None;
+    let mut tags = Vec::new();
     while next != 0 {
         if !seen.insert(next) || levels.len() > 64 {
             return Err(tiff_err(format!(
@@ -276,6 +303,26 @@ pub fn check(path: &Path) -> Result<Report> {
         }
         let (entries, following, ifd_end) =
             read_ifd(&mut r, next).map_err(|e| tiff_err(e.to_string()))?;
+        if levels.is_empty() {
+            for e in entries.iter().filter(|e| DESCRIPTIVE.contains(&e.tag)) {
+                let size = type_size(e.typ).unwrap_or(0) * e.count as usize;
+                let bytes = match &e.inline {
+                    Some(b) => b[..size.min(b.len())].to_vec(),
+                    // Values past the end are the truncation check's to report.
+                    None if size <= 1 << 20 => match r.bytes(e.offset, size) {
+                        Ok(b) => b,
+                        Err(_) => continue,
+                    },
+                    None => continue,
+                };
+                tags.push(RawTag {
+                    tag: e.tag,
+                    typ: e.typ,
+                    count: e.count,
+                    bytes,
+                });
+            }
+        }
         let mut get = |tag| -> std::io::Result<Vec<u64>> {
             match entries.iter().find(|e| e.tag == tag) {
                 Some(e) => values(&mut r, e),
@@ -411,5 +458,7 @@ pub fn check(path: &Path) -> Result<Report> {
         truncated,
         errors,
         warnings,
+        tags,
+        big_endian: r.big_endian,
     })
 }

@@ -17,6 +17,7 @@ pub mod cog;
 mod error;
 pub mod footprint;
 mod gdal_app;
+pub mod header;
 pub mod inspect;
 pub mod layout;
 mod native;

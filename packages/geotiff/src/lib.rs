@@ -7,7 +7,9 @@ use stacforge_core::{
     artifact::{COG_MEDIA_TYPE, PNG_MEDIA_TYPE},
     item, Artifact, Job, Package, Result,
 };
-use stacforge_raster::{cog, footprint, inspect, layout, thumbnail, CogOptions, InspectOptions};
+use stacforge_raster::{
+    cog, footprint, header, inspect, layout, thumbnail, CogOptions, InspectOptions,
+};
 use std::path::Path;
 
 const COLLECTION: &str = include_str!("../data/collection.json");
@@ -43,24 +45,10 @@ impl GeoTiff {
 
     fn describe_in_place(&self, job: &Job) -> Result<Vec<Artifact>> {
         let src = &job.source().path;
-        // A file described where it is must be whole: its blocks inside it.
-        if let Ok(Some(reason)) = layout::check(src).map(|r| r.truncated) {
-            return Err(stacforge_raster::Error::Tiff {
-                path: src.clone(),
-                reason,
-            }
-            .into());
-        }
-        let mut profile = inspect(
-            src,
-            &InspectOptions {
-                statistics: false,
-                footprint: false,
-            },
-        )?;
+        let (layout, mut profile) = header_profile(src)?;
         item::resolve_timing(job, profile.timing)?;
         profile.footprint = Some(footprint::of_extent(&profile, src)?);
-        let (media_type, header_size) = media_type(src);
+        let (media_type, header_size) = media_type(src, layout.as_ref());
         let mut data = Artifact::in_place("data", job.source(), media_type, &["data"]);
         data.header_size = header_size;
         data.raster = Some(profile);
@@ -68,16 +56,42 @@ impl GeoTiff {
     }
 }
 
+/// The layout report (TIFFs) and header profile of a source described in
+/// place: from the TIFF tags alone where [`header::profile`] covers the
+/// file, from GDAL otherwise. A TIFF whose blocks lie past its end is
+/// refused: a file described where it is must be whole.
+fn header_profile(src: &Path) -> Result<(Option<layout::Report>, stacforge_core::RasterProfile)> {
+    let report = layout::check(src).ok();
+    if let Some(reason) = report.as_ref().and_then(|r| r.truncated.clone()) {
+        return Err(stacforge_raster::Error::Tiff {
+            path: src.to_path_buf(),
+            reason,
+        }
+        .into());
+    }
+    if let Some(profile) = report.as_ref().and_then(header::profile) {
+        return Ok((report, profile));
+    }
+    let profile = inspect(
+        src,
+        &InspectOptions {
+            statistics: false,
+            footprint: false,
+        },
+    )?;
+    Ok((report, profile))
+}
+
 /// The media type of a source described in place (a TIFF is checked for the
 /// COG layout), and the header size of a COG.
-fn media_type(path: &Path) -> (&'static str, Option<u64>) {
+fn media_type(path: &Path, layout: Option<&layout::Report>) -> (&'static str, Option<u64>) {
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     match extension.as_str() {
-        "tif" | "tiff" => match layout::check(path) {
-            Ok(report) if report.is_valid() => (COG_MEDIA_TYPE, Some(report.header_size)),
+        "tif" | "tiff" => match layout {
+            Some(report) if report.is_valid() => (COG_MEDIA_TYPE, Some(report.header_size)),
             _ => (GEOTIFF_MEDIA_TYPE, None),
         },
         "nc" | "nc4" => ("application/netcdf", None),
@@ -115,7 +129,11 @@ impl Package for GeoTiff {
         };
         for source in sources {
             stacforge_core::package::check_readable(source)?;
-            inspect(source, &header_only)?;
+            if self.in_place {
+                header_profile(source)?;
+            } else {
+                inspect(source, &header_only)?;
+            }
         }
         Ok(())
     }

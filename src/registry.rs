@@ -30,7 +30,8 @@ pub struct Entry {
 struct GeoTiffArgs {
     /// Describe the sources where they are, without converting them: the
     /// data asset links to the source file, with its size and checksum; no
-    /// COG, no thumbnail, no pixel read.
+    /// COG, no thumbnail, no pixel read. Headers are read by stacforge's own
+    /// TIFF reader where it covers the file (`--engine gdal`: always GDAL).
     #[arg(long, conflicts_with_all = ["compression", "t_srs", "web_optimized"])]
     in_place: bool,
     #[command(flatten)]
@@ -55,7 +56,9 @@ pub fn entries() -> Vec<Entry> {
             build: |m| {
                 let args = GeoTiffArgs::from_arg_matches(m)?;
                 Ok(if args.in_place {
-                    Box::new(stacforge_geotiff::GeoTiff::in_place())
+                    Box::new(stacforge_geotiff::GeoTiff::in_place_with(
+                        args.cog.to_options()?,
+                    ))
                 } else {
                     Box::new(stacforge_geotiff::GeoTiff::new(args.cog.to_options()?))
                 })

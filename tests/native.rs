@@ -455,3 +455,66 @@ fn header_profiles_equal_gdal() {
         assert_eq!(ours.timing, gdal.timing, "{name}");
     }
 }
+
+/// The statistics and histograms the native writer counts while it writes
+/// equal GDAL's, computed by reading the COG again.
+#[test]
+fn counted_statistics_equal_gdal() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let signed = generated::<i16>(
+        dir.path(),
+        "i16.tif",
+        (700, 600, 2),
+        |x, y, b| {
+            if x < 50 {
+                -9999
+            } else {
+                ((x * y + b) % 3000) as i16 - 1500
+            }
+        },
+        Some(-9999.0),
+    );
+    let sources = [
+        data.join("geotiff/non_cog.tif"),
+        data.join("geotiff/RGB.byte.tif"),
+        fixtures().join("geotiff/dem_utm33.tif"),
+        signed,
+    ];
+    let options = stacforge_raster::InspectOptions::default();
+    for src in &sources {
+        let cog = dir.path().join("counted.tif");
+        let (_, counts) = stacforge_raster::cog::write_cog_counted(
+            src,
+            &cog,
+            &stacforge_raster::CogOptions::default(),
+            true,
+        )
+        .unwrap();
+        let counts = counts.unwrap_or_else(|| panic!("{}: counted", src.display()));
+        let ours = stacforge_raster::inspect_counted(&cog, &options, Some(&counts)).unwrap();
+        let gdal = stacforge_raster::inspect(&cog, &options).unwrap();
+        for (a, b) in ours.bands.iter().zip(&gdal.bands) {
+            let (s, t) = (
+                a.statistics.as_ref().unwrap(),
+                b.statistics.as_ref().unwrap(),
+            );
+            assert_eq!(
+                (s.minimum, s.maximum),
+                (t.minimum, t.maximum),
+                "{}",
+                src.display()
+            );
+            for (x, y) in [(s.mean, t.mean), (s.stddev, t.stddev)] {
+                assert!(
+                    (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                    "{}: {x} vs {y}",
+                    src.display()
+                );
+            }
+            assert_eq!(s.valid_percent, t.valid_percent, "{}", src.display());
+            assert_eq!(a.histogram, b.histogram, "{}", src.display());
+        }
+        std::fs::remove_file(&cog).unwrap();
+    }
+}

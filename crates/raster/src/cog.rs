@@ -489,6 +489,18 @@ fn choose_engine(
 /// stacforge's layout checker, and renamed into place only when complete and
 /// valid, so `dst` never holds a partial or invalid file.
 pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::layout::Report> {
+    write_cog_counted(src, dst, options, false).map(|(report, _)| report)
+}
+
+/// [`write_cog`]; with `count`, the native writer also counts every value
+/// of 8- and 16-bit integer sources as it writes them (`None` otherwise, or
+/// when GDAL's driver wrote the COG), for statistics without a second read.
+pub fn write_cog_counted(
+    src: &Path,
+    dst: &Path,
+    options: &CogOptions,
+    count: bool,
+) -> Result<(crate::layout::Report, Option<crate::ValueCounts>)> {
     options.validate()?;
     let ds = inspect::open(src)?;
     inspect::georeferencing(&ds, src)?;
@@ -500,9 +512,13 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::
         stacforge_core::fs::Cleanup::new(partial.clone()),
         stacforge_core::fs::Cleanup::new(PathBuf::from(format!("{}.ovr.tmp", partial.display()))),
     );
-    let native = choose_engine(&ds, src, options)?;
+    let mut native = choose_engine(&ds, src, options)?;
+    if let Some(plan) = native.as_mut() {
+        plan.count = count;
+    }
+    let mut counts = None;
     let written = if let Some(plan) = &native {
-        crate::native::write(&ds, src, &partial, plan, options)
+        crate::native::write(&ds, src, &partial, plan, options).map(|c| counts = c)
     } else if options.target_crs.is_some() || !options.warp_extra.is_empty() {
         gdal_app::warp(
             &ds,
@@ -543,7 +559,7 @@ pub fn write_cog(src: &Path, dst: &Path, options: &CogOptions) -> Result<crate::
             });
         }
     }
-    renamed.map_err(|e| match e {
+    renamed.map(|report| (report, counts)).map_err(|e| match e {
         Error::Gdal {
             action, message, ..
         } => Error::Gdal {

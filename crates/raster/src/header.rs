@@ -140,7 +140,8 @@ fn epsg(tags: &Tags) -> Option<(String, bool)> {
         SEMI_MAJOR => v == 6378137.0,
         _ => (v - 298.257223563).abs() < 1e-9,
     });
-    if !ellipsoid.is_empty() && !(wgs84 && geographic == Some(4326) && projected.is_none()) {
+    let declared_wgs84 = wgs84 && geographic == Some(4326) && projected.is_none();
+    if !ellipsoid.is_empty() && !declared_wgs84 {
         return None;
     }
     let code = match model? {
@@ -200,8 +201,11 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The `<Item>`s of GDAL's metadata XML: (attributes, value).
-fn items(xml: &str) -> Option<Vec<(Vec<(String, String)>, String)>> {
+/// One `<Item>` of GDAL's metadata XML: its attributes and value.
+type Item = (Vec<(String, String)>, String);
+
+/// The `<Item>`s of GDAL's metadata XML.
+fn items(xml: &str) -> Option<Vec<Item>> {
     let mut out = Vec::new();
     let mut rest = xml;
     while let Some(start) = rest.find("<Item") {

@@ -1,5 +1,6 @@
 //! Opening a raster and describing it as a [`RasterProfile`].
 
+use crate::native::ValueCounts;
 use crate::{footprint, gdal_app, Error, Result, Unsupported};
 use gdal::{raster::RasterBand, Dataset, Metadata};
 use stacforge_core::{BandProfile, Crs, DataType, Histogram, RasterProfile, Statistics, Timing};
@@ -251,6 +252,24 @@ fn histogram(
     s: &Statistics,
     pixels: usize,
 ) -> Option<Histogram> {
+    let approx = pixels > EXACT_HISTOGRAM_PIXELS;
+    histogram_with(band, data_type, s, &|low, high, buckets, include| {
+        let h = band.histogram(low, high, buckets, include, approx).ok()?;
+        Some(h.counts().to_vec())
+    })
+}
+
+/// Counts of valid values in `buckets` equal buckets over [low, high), as
+/// GDAL's `GetHistogram` counts them (out-of-range values in the end
+/// buckets when `include`).
+type CountBuckets<'a> = dyn Fn(f64, f64, usize, bool) -> Option<Vec<u64>> + 'a;
+
+fn histogram_with(
+    band: &RasterBand,
+    data_type: DataType,
+    s: &Statistics,
+    count: &CountBuckets,
+) -> Option<Histogram> {
     let integral = !matches!(data_type, DataType::Float32 | DataType::Float64);
     // Values outside the band's valid range are flags (land, coast,
     // missing), not data: the histogram leaves them out.
@@ -269,14 +288,10 @@ fn histogram(
         (lowest - 0.5, lowest + 2.5, 3)
     };
     let clipped = lowest > s.minimum || highest < s.maximum;
-    let approx = pixels > EXACT_HISTOGRAM_PIXELS;
-    let h = band
-        .histogram(minimum, maximum, buckets, !clipped, approx)
-        .ok()?;
     let mut histogram = Histogram {
         minimum,
         maximum,
-        counts: h.counts().to_vec(),
+        counts: count(minimum, maximum, buckets, !clipped)?,
     };
     // A few outliers (an undeclared fill value of 1e20, say) squeeze the
     // data into a bucket or two: count again over those buckets, the rest
@@ -299,13 +314,13 @@ fn histogram(
         if last - first > 2 || high <= low {
             break;
         }
-        let Ok(fine) = band.histogram(low, high, 256, true, approx) else {
+        let Some(fine) = count(low, high, 256, true) else {
             break;
         };
         histogram = Histogram {
             minimum: low,
             maximum: high,
-            counts: fine.counts().to_vec(),
+            counts: fine,
         };
     }
     Some(histogram)
@@ -358,10 +373,81 @@ fn timing(ds: &Dataset) -> Option<Timing> {
     })
 }
 
+/// Statistics of the valid values `counts` holds (GDAL's population
+/// standard deviation; the valid percentage as GDAL records it, to four
+/// significant digits).
+fn counted_statistics(
+    counts: &ValueCounts,
+    band: usize,
+    nodata: Option<f64>,
+) -> Option<Statistics> {
+    let (mut n, mut sum, mut squares) = (0u64, 0f64, 0f64);
+    let (mut minimum, mut maximum) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (v, c) in counts.valid(band, nodata) {
+        n += c;
+        sum += v * c as f64;
+        squares += v * v * c as f64;
+        minimum = minimum.min(v);
+        maximum = maximum.max(v);
+    }
+    if n == 0 {
+        return None;
+    }
+    let mean = sum / n as f64;
+    let stddev = (squares / n as f64 - mean * mean).max(0.0).sqrt();
+    let percent = 100.0 * n as f64 / counts.pixels() as f64;
+    Some(Statistics {
+        minimum,
+        maximum,
+        mean,
+        stddev,
+        valid_percent: format!("{percent:.3e}").parse().ok(),
+    })
+}
+
+/// GDAL's `GetHistogram` over `counts`.
+fn counted_buckets(
+    counts: &ValueCounts,
+    band: usize,
+    nodata: Option<f64>,
+) -> impl Fn(f64, f64, usize, bool) -> Option<Vec<u64>> + '_ {
+    move |low, high, buckets, include| {
+        let scale = buckets as f64 / (high - low);
+        let mut out = vec![0u64; buckets];
+        for (v, c) in counts.valid(band, nodata) {
+            let index = ((v - low) * scale).floor();
+            if index < 0.0 {
+                if include {
+                    out[0] += c;
+                }
+            } else if index >= buckets as f64 {
+                if include {
+                    out[buckets - 1] += c;
+                }
+            } else {
+                out[index as usize] += c;
+            }
+        }
+        Some(out)
+    }
+}
+
 /// Opens `path` and describes it. Refuses rasters that cannot be placed on
 /// Earth or whose bands are complex, naming the file and the reason.
 pub fn inspect(path: &Path, options: &InspectOptions) -> Result<RasterProfile> {
+    inspect_counted(path, options, None)
+}
+
+/// [`inspect`], with the statistics and histograms taken from `counts` (the
+/// native COG writer's count of every value, made while it wrote `path`)
+/// instead of reading the pixels again.
+pub fn inspect_counted(
+    path: &Path,
+    options: &InspectOptions,
+    counts: Option<&ValueCounts>,
+) -> Result<RasterProfile> {
     let ds = open(path)?;
+    let counts = counts.filter(|c| c.bands() == ds.raster_count());
     let (geotransform, crs) = georeferencing(&ds, path)?;
     let (width, height) = ds.raster_size();
     let mut bands = Vec::with_capacity(ds.raster_count());
@@ -387,9 +473,16 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<RasterProfile> {
         });
         if options.statistics {
             let last = bands.last_mut().expect("pushed");
-            last.statistics = statistics(&band);
-            last.histogram = (last.statistics.as_ref())
-                .and_then(|s| histogram(&band, last.data_type, s, width * height));
+            if let Some(counts) = counts {
+                last.statistics = counted_statistics(counts, i - 1, last.nodata);
+                let buckets = counted_buckets(counts, i - 1, last.nodata);
+                last.histogram = (last.statistics.as_ref())
+                    .and_then(|s| histogram_with(&band, last.data_type, s, &buckets));
+            } else {
+                last.statistics = statistics(&band);
+                last.histogram = (last.statistics.as_ref())
+                    .and_then(|s| histogram(&band, last.data_type, s, width * height));
+            }
         }
     }
     let mut profile = RasterProfile {

@@ -25,7 +25,8 @@ pub mod thumbnail;
 
 pub use cog::{CogOptions, Compression, Engine, Predictor, Resampling};
 pub use error::{Error, Result, Unsupported};
-pub use inspect::{inspect, InspectOptions};
+pub use inspect::{inspect, inspect_counted, InspectOptions};
+pub use native::ValueCounts;
 
 /// Sets GDAL configuration that stacforge relies on; called by every entry
 /// point of this crate, so calling it yourself is optional.

@@ -37,15 +37,26 @@ impl GeoTiff {
     /// thumbnail, no pixel read; the item's data asset links to the source
     /// (its size and checksum recorded) and the geometry is the grid's extent.
     pub fn in_place() -> GeoTiff {
+        GeoTiff::in_place_with(CogOptions::default())
+    }
+
+    /// [`GeoTiff::in_place`]; with [`stacforge_raster::Engine::Gdal`] in
+    /// `cog`, headers are read by GDAL instead of stacforge's TIFF reader.
+    pub fn in_place_with(cog: CogOptions) -> GeoTiff {
         GeoTiff {
-            cog: CogOptions::default(),
+            cog,
             in_place: true,
         }
     }
 
+    /// Whether headers may be read without GDAL.
+    fn native_headers(&self) -> bool {
+        self.cog.engine != stacforge_raster::Engine::Gdal
+    }
+
     fn describe_in_place(&self, job: &Job) -> Result<Vec<Artifact>> {
         let src = &job.source().path;
-        let (layout, mut profile) = header_profile(src)?;
+        let (layout, mut profile) = header_profile(src, self.native_headers())?;
         item::resolve_timing(job, profile.timing)?;
         profile.footprint = Some(footprint::of_extent(&profile, src)?);
         let (media_type, header_size) = media_type(src, layout.as_ref());
@@ -60,7 +71,10 @@ impl GeoTiff {
 /// place: from the TIFF tags alone where [`header::profile`] covers the
 /// file, from GDAL otherwise. A TIFF whose blocks lie past its end is
 /// refused: a file described where it is must be whole.
-fn header_profile(src: &Path) -> Result<(Option<layout::Report>, stacforge_core::RasterProfile)> {
+fn header_profile(
+    src: &Path,
+    native: bool,
+) -> Result<(Option<layout::Report>, stacforge_core::RasterProfile)> {
     let report = layout::check(src).ok();
     if let Some(reason) = report.as_ref().and_then(|r| r.truncated.clone()) {
         return Err(stacforge_raster::Error::Tiff {
@@ -69,7 +83,7 @@ fn header_profile(src: &Path) -> Result<(Option<layout::Report>, stacforge_core:
         }
         .into());
     }
-    if let Some(profile) = report.as_ref().and_then(header::profile) {
+    if let Some(profile) = report.as_ref().filter(|_| native).and_then(header::profile) {
         return Ok((report, profile));
     }
     let profile = inspect(
@@ -130,7 +144,7 @@ impl Package for GeoTiff {
         for source in sources {
             stacforge_core::package::check_readable(source)?;
             if self.in_place {
-                header_profile(source)?;
+                header_profile(source, self.native_headers())?;
             } else {
                 inspect(source, &header_only)?;
             }
@@ -152,8 +166,13 @@ impl Package for GeoTiff {
         item::resolve_timing(job, source_profile.timing)?;
 
         let cog_path = job.workdir.join(format!("{}.tif", job.item_id));
-        let report = cog::write_cog(src, &cog_path, &self.cog)?;
-        let mut profile = inspect(&cog_path, &InspectOptions::default())?;
+        // The native writer counts the values as it writes: no second read.
+        let (report, counts) = cog::write_cog_counted(src, &cog_path, &self.cog, true)?;
+        let mut profile = stacforge_raster::inspect_counted(
+            &cog_path,
+            &InspectOptions::default(),
+            counts.as_ref(),
+        )?;
         profile.timing = source_profile.timing;
 
         let thumb_path = job.workdir.join(format!("{}.png", job.item_id));

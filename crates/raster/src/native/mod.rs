@@ -42,6 +42,92 @@ enum Kind {
     Float,
 }
 
+/// How many times each value occurs in each band of the full-resolution
+/// image (8- and 16-bit integer samples), counted by the native writer as
+/// it compresses the tiles: the statistics and histograms of an item with
+/// no second read of the pixels ([`crate::inspect::inspect_counted`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueCounts {
+    signed: bool,
+    size: usize,
+    pixels: u64,
+    counts: Vec<Vec<u64>>,
+}
+
+impl ValueCounts {
+    fn new(signed: bool, size: usize, bands: usize, pixels: u64) -> ValueCounts {
+        ValueCounts {
+            signed,
+            size,
+            pixels,
+            counts: vec![vec![0; 1 << (8 * size)]; bands],
+        }
+    }
+
+    /// Bands counted.
+    pub fn bands(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Pixels of each band.
+    pub fn pixels(&self) -> u64 {
+        self.pixels
+    }
+
+    fn value(&self, index: usize) -> f64 {
+        match (self.signed, self.size) {
+            (true, 1) => f64::from(index as u8 as i8),
+            (true, _) => f64::from(index as u16 as i16),
+            _ => index as f64,
+        }
+    }
+
+    /// (value, count) of the values of `band` (0-based) that occur and are
+    /// not `nodata`.
+    pub fn valid(&self, band: usize, nodata: Option<f64>) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.counts[band]
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (self.value(i), *c))
+            .filter(move |(v, _)| nodata != Some(*v))
+    }
+
+    fn add(&mut self, other: &ValueCounts) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+
+    /// Counts the samples of the region `cols` x `rows` at column `x0` of a
+    /// strip `width` pixels wide.
+    fn tally(&mut self, strip: &[u8], width: usize, x0: usize, cols: usize, rows: usize) {
+        let bands = self.counts.len();
+        let px = bands * self.size;
+        for y in 0..rows {
+            let row = &strip[(y * width + x0) * px..(y * width + x0 + cols) * px];
+            match self.size {
+                1 => {
+                    for pixel in row.chunks_exact(px) {
+                        for (b, v) in pixel.iter().enumerate() {
+                            self.counts[b][*v as usize] += 1;
+                        }
+                    }
+                }
+                _ => {
+                    for pixel in row.chunks_exact(px) {
+                        for (b, v) in pixel.chunks_exact(2).enumerate() {
+                            self.counts[b][u16::from_le_bytes([v[0], v[1]]) as usize] += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// What the writer will do for one source, decided before any pixel is read.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
@@ -63,6 +149,8 @@ pub(crate) struct Plan {
     threads: usize,
     /// Source block height, to know when GDAL's cache may be dropped.
     block_height: usize,
+    /// Whether to count every value (see [`ValueCounts`]).
+    pub(crate) count: bool,
 }
 
 impl Plan {
@@ -216,7 +304,15 @@ pub(crate) fn plan(ds: &Dataset, options: &CogOptions) -> std::result::Result<Pl
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1),
         block_height,
+        count: false,
     })
+}
+
+impl Plan {
+    /// Whether [`ValueCounts`] can be kept for this source's samples.
+    pub(crate) fn countable(&self) -> bool {
+        self.size <= 2 && self.kind != Kind::Float
+    }
 }
 
 /// The tags GDAL's GeoTIFF driver writes for `ds` (with `options.nodata`
@@ -495,7 +591,7 @@ pub(crate) fn write(
     dst: &Path,
     plan: &Plan,
     options: &CogOptions,
-) -> Result<()> {
+) -> Result<Option<ValueCounts>> {
     let template = gdal_tags(ds, src, options)?;
     let tiles: Vec<(usize, usize)> = plan
         .levels
@@ -510,21 +606,33 @@ pub(crate) fn write(
     let failure: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let (send, recv) = crossbeam_channel::bounded::<Job>(4 * plan.threads + 8);
 
-    std::thread::scope(|scope| -> Result<()> {
+    let pixels = (plan.width * plan.height) as u64;
+    let new_counts = || {
+        (plan.count && plan.countable())
+            .then(|| ValueCounts::new(plan.kind == Kind::Signed, plan.size, plan.bands, pixels))
+    };
+    let counted = std::thread::scope(|scope| -> Result<Option<ValueCounts>> {
+        let mut workers = Vec::with_capacity(plan.threads);
         for _ in 0..plan.threads {
             let recv = recv.clone();
             let (results, tiles, fill, failure) = (&results, &tiles, &fill, &failure);
-            scope.spawn(move || {
+            let mut counts = new_counts();
+            workers.push(scope.spawn(move || {
                 let mut encoder = match codec::Encoder::new(plan.compression, plan.level) {
                     Ok(e) => e,
                     Err(e) => {
                         *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        return;
+                        return None;
                     }
                 };
                 let mut scratch = Vec::new();
                 for job in recv {
                     let width = plan.levels[job.level].0;
+                    if let (0, Some(counts)) = (job.level, counts.as_mut()) {
+                        let x0 = job.tile_col * plan.tile;
+                        let cols = plan.tile.min(width - x0);
+                        counts.tally(&job.strip, width, x0, cols, job.rows);
+                    }
                     match encode_tile(plan, &job, width, fill, &mut encoder, &mut scratch) {
                         Ok(bytes) => {
                             let at = job.tile_row * tiles[job.level].0 + job.tile_col;
@@ -536,7 +644,8 @@ pub(crate) fn write(
                         }
                     }
                 }
-            });
+                counts
+            }));
         }
         drop(recv);
         let producer = (|| -> Result<()> {
@@ -606,7 +715,14 @@ pub(crate) fn write(
             Ok(())
         })();
         drop(send);
-        producer
+        let mut total = new_counts();
+        for worker in workers {
+            let counts = worker.join().unwrap_or(None);
+            if let (Some(total), Some(counts)) = (total.as_mut(), counts.as_ref()) {
+                total.add(counts);
+            }
+        }
+        producer.map(|()| total)
     })?;
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(Error::Io {
@@ -627,7 +743,7 @@ pub(crate) fn write(
             path: dst.to_path_buf(),
             source,
         })?;
-    Ok(())
+    Ok(counted)
 }
 
 /// Every level's tags and tiles.

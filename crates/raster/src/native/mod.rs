@@ -515,10 +515,7 @@ fn downsample(
                         let mut sum = 0.0;
                         let mut n = 0u32;
                         for v in [at(row0, c0), at(row0, c1), at(row1, c0), at(row1, c1)] {
-                            let missing = v.is_nan()
-                                || plan
-                                    .nodata
-                                    .is_some_and(|nd| v == nd || (nd.is_nan() && v.is_nan()));
+                            let missing = v.is_nan() || plan.nodata == Some(v);
                             if !missing {
                                 sum += v;
                                 n += 1;

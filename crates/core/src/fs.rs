@@ -147,8 +147,21 @@ pub fn remove_stale_siblings(path: &Path, tags: &[&str]) -> Vec<PathBuf> {
 }
 
 /// Removes the hidden files `.<name>.<tag>-<pid>-…` in `dir` whose
-/// process is gone (temporary copies a killed run left).
+/// process is gone (temporary copies a killed run left). A directory is
+/// swept once per process and tag: a run writing thousands of files into
+/// one folder (the ledger, a flat catalog) would otherwise list it once per
+/// file, and what a killed run left is there before this one starts.
 pub fn remove_stale_in(dir: &Path, tag: &str) -> Vec<PathBuf> {
+    static SWEPT: std::sync::Mutex<Option<std::collections::HashSet<(PathBuf, String)>>> =
+        std::sync::Mutex::new(None);
+    let first = SWEPT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert((dir.to_path_buf(), tag.to_string()));
+    if !first {
+        return Vec::new();
+    }
     let marker = format!(".{tag}-");
     remove_stale(dir, |file_name| {
         let at = file_name

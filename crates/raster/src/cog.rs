@@ -503,7 +503,7 @@ pub fn write_cog_counted(
 ) -> Result<(crate::layout::Report, Option<crate::ValueCounts>)> {
     options.validate()?;
     let ds = inspect::open(src)?;
-    inspect::georeferencing(&ds, src)?;
+    inspect::check_georeferencing(&ds, src)?;
     check_size(&ds, src)?;
     let partial = partial_path(dst);
     // Removed if the run is interrupted (the COG driver's temporary

@@ -56,12 +56,24 @@ pub fn footprint(ds: &Dataset, path: &Path, profile: &RasterProfile) -> Result<F
     let lonlat = to_lonlat(&shape, profile, path)?;
     // After reprojection, keep only the curvature that matters at the scale
     // of one mask cell (half a cell, in degrees).
+    let span = degree_span(&lonlat, (grid.0 as f64, grid.1 as f64));
+    Ok(split_antimeridian(lonlat, 0.5 * span))
+}
+
+/// The size in degrees of one of the `cells` (columns, rows) dividing the
+/// shape's longitude/latitude extent (the smaller of the two).
+fn degree_span(lonlat: &MultiPolygon, cells: (f64, f64)) -> f64 {
+    let (lon, lat) = extent(lonlat);
+    (lon.min(360.0) / cells.0).min(lat / cells.1)
+}
+
+/// The longitude and latitude ranges the shape's exterior rings span.
+fn extent(lonlat: &MultiPolygon) -> (f64, f64) {
     let (min, max) = lonlat.0.iter().flat_map(|p| p.exterior().coords()).fold(
         ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
         |((x0, y0), (x1, y1)), c| ((x0.min(c.x), y0.min(c.y)), (x1.max(c.x), y1.max(c.y))),
     );
-    let span = ((max.0 - min.0).min(360.0) / grid.0 as f64).min((max.1 - min.1) / grid.1 as f64);
-    Ok(split_antimeridian(lonlat, 0.5 * span))
+    (max.0 - min.0, max.1 - min.1)
 }
 
 /// The footprint of the raster's whole grid (not only its valid pixels),
@@ -76,7 +88,18 @@ pub fn of_extent(profile: &RasterProfile, path: &Path) -> Result<Footprint> {
     .to_polygon()]);
     let shape = Euclidean.densify(&full, w.max(h) / 64.0);
     let lonlat = to_lonlat(&shape, profile, path)?;
-    Ok(split_antimeridian(lonlat, 0.0))
+    // Densified for the curvature the projection may have, then only the
+    // vertices that curvature needs at the scale of a pixel are kept (an
+    // edge that stays straight in degrees, as a UTM tile's, keeps its ends).
+    // Across the antimeridian the longitudes jump and say nothing of the
+    // scale: kept dense.
+    let (lon, _) = extent(&lonlat);
+    let epsilon = if lon < 180.0 {
+        0.5 * degree_span(&lonlat, (w, h))
+    } else {
+        0.0
+    };
+    Ok(split_antimeridian(lonlat, epsilon))
 }
 
 /// Valid cells of the decimated grid, or `None` when every pixel is valid.
@@ -321,13 +344,16 @@ fn split_antimeridian(shape: MultiPolygon, epsilon: f64) -> Footprint {
             .iter()
             .map(|r| unwrap_ring(r, reference))
             .collect();
-        let unwrapped = Polygon::new(exterior, interiors).simplify(epsilon);
-        for c in unwrapped.exterior().coords() {
+        // The bbox is the dense ring's: simplifying may drop an extreme
+        // vertex (by less than `epsilon`), never one the bbox must cover.
+        let dense = Polygon::new(exterior, interiors);
+        for c in dense.exterior().coords() {
             west = west.min(c.x);
             east = east.max(c.x);
             south = south.min(c.y);
             north = north.max(c.y);
         }
+        let unwrapped = dense.simplify(epsilon);
         let (min, max) = unwrapped
             .exterior()
             .coords()

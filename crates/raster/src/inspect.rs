@@ -126,6 +126,19 @@ pub fn open(path: &Path) -> Result<Dataset> {
 /// Checks that the raster is north-up, has a CRS and real-valued bands;
 /// returns its geotransform and CRS.
 pub fn georeferencing(ds: &Dataset, path: &Path) -> Result<([f64; 6], Crs)> {
+    let (gt, srs) = grid(ds, path)?;
+    Ok((gt, crs(&srs, path)?))
+}
+
+/// Checks what [`georeferencing`] checks (real bands, a north-up
+/// geotransform, a CRS) without describing the CRS, which needs PROJ's
+/// database: what a conversion needs before it starts.
+pub fn check_georeferencing(ds: &Dataset, path: &Path) -> Result<()> {
+    grid(ds, path).map(|_| ())
+}
+
+/// The geotransform and CRS of a georeferenced, north-up raster.
+fn grid(ds: &Dataset, path: &Path) -> Result<([f64; 6], gdal::spatial_ref::SpatialRef)> {
     let unsupported = |reason| Error::Unsupported {
         path: path.to_path_buf(),
         reason,
@@ -152,7 +165,7 @@ pub fn georeferencing(ds: &Dataset, path: &Path) -> Result<([f64; 6], Crs)> {
         Ok(srs) if !ds.projection().is_empty() => srs,
         _ => return Err(unsupported(Unsupported::NoCrs)),
     };
-    Ok((gt, crs(&srs, path)?))
+    Ok((gt, srs))
 }
 
 /// The CRS by authority code where it has one, with WKT2 and PROJJSON.

@@ -422,43 +422,55 @@ fn decode_sample(b: &[u8], kind: Kind) -> f64 {
 }
 
 /// The tile at (`tile_row`, `tile_col`) of a strip of `rows` rows of a level
-/// `width` wide, padded with `fill`, predicted and encoded.
+/// `width` wide, padded with `fill`, predicted and encoded. `raw` (one
+/// uncompressed tile), `packed` (the encoder's output) and `scratch` are the
+/// worker's, reused from tile to tile.
 fn encode_tile(
     plan: &Plan,
     job: &Job,
     width: usize,
     fill: &[u8],
     encoder: &mut codec::Encoder,
-    scratch: &mut Vec<u8>,
+    buffers: &mut TileBuffers,
 ) -> std::io::Result<Vec<u8>> {
     let px = plan.pixel();
     let t = plan.tile;
     let x0 = job.tile_col * t;
     let cols = t.min(width - x0);
     let row_bytes = t * px;
-    let mut raw = Vec::with_capacity(t * row_bytes);
-    for y in 0..t {
-        if y < job.rows {
-            let start = (y * width + x0) * px;
-            raw.extend_from_slice(&job.strip[start..start + cols * px]);
-            for _ in cols..t {
-                raw.extend_from_slice(fill);
+    let TileBuffers {
+        raw,
+        packed,
+        scratch,
+    } = buffers;
+    raw.resize(t * row_bytes, 0);
+    for (y, dst) in raw.chunks_exact_mut(row_bytes).enumerate() {
+        let start = (y * width + x0) * px;
+        if y < job.rows && cols == t {
+            let src = &job.strip[start..start + row_bytes];
+            if codec::copy_predicted(dst, src, plan.predict, plan.bands, plan.size) {
+                continue;
             }
+            dst.copy_from_slice(src);
         } else {
-            for _ in 0..t {
-                raw.extend_from_slice(fill);
+            // An edge: padded with the fill pixel, then predicted in place.
+            let real = if y < job.rows { cols } else { 0 };
+            dst[..real * px].copy_from_slice(&job.strip[start..start + real * px]);
+            for pixel in dst[real * px..].chunks_exact_mut(px) {
+                pixel.copy_from_slice(fill);
             }
         }
-        let row = raw.len() - row_bytes;
-        codec::predict_row(
-            &mut raw[row..],
-            plan.predict,
-            plan.bands,
-            plan.size,
-            scratch,
-        );
+        codec::predict_row(dst, plan.predict, plan.bands, plan.size, scratch);
     }
-    encoder.encode(raw)
+    encoder.encode(raw, packed)
+}
+
+/// A worker's buffers for [`encode_tile`].
+#[derive(Default)]
+struct TileBuffers {
+    raw: Vec<u8>,
+    packed: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 /// Halves `rows` rows of a level (starting at an even row) into the rows of
@@ -622,7 +634,7 @@ pub(crate) fn write(
                         return None;
                     }
                 };
-                let mut scratch = Vec::new();
+                let mut buffers = TileBuffers::default();
                 for job in recv {
                     let width = plan.levels[job.level].0;
                     if let (0, Some(counts)) = (job.level, counts.as_mut()) {
@@ -630,7 +642,7 @@ pub(crate) fn write(
                         let cols = plan.tile.min(width - x0);
                         counts.tally(&job.strip, width, x0, cols, job.rows);
                     }
-                    match encode_tile(plan, &job, width, fill, &mut encoder, &mut scratch) {
+                    match encode_tile(plan, &job, width, fill, &mut encoder, &mut buffers) {
                         Ok(bytes) => {
                             let at = job.tile_row * tiles[job.level].0 + job.tile_col;
                             results[job.level].lock().unwrap_or_else(|p| p.into_inner())[at] =
@@ -658,10 +670,14 @@ pub(crate) fn write(
                 })
                 .collect();
             let flush_cache = t.is_multiple_of(plan.block_height) || plan.block_height <= 16;
+            // Strips the workers are done with, per level, to be refilled:
+            // fresh memory would be faulted in and zeroed page by page.
+            let mut spare: Vec<Vec<Arc<Vec<u8>>>> = vec![Vec::new(); plan.levels.len()];
             for tile_row in 0..tiles[0].1 {
                 let y0 = tile_row * t;
                 let rows = t.min(plan.height - y0);
-                let mut buf = vec![0u8; plan.width * rows * px];
+                let mut buf = reuse(&mut spare[0]);
+                buf.resize(plan.width * rows * px, 0);
                 read_rows(ds, src, plan, y0, rows, &mut buf)?;
                 if flush_cache {
                     // SAFETY: drops this read-only dataset's cached blocks.
@@ -681,10 +697,14 @@ pub(crate) fn write(
                     if p.rows < t && done < h {
                         break;
                     }
-                    let strip = Arc::new(std::mem::replace(
-                        &mut p.buf,
-                        Vec::with_capacity(w * t * px),
-                    ));
+                    // (Level 0's next strip is the next read.)
+                    let mut fresh = Vec::new();
+                    if level > 0 {
+                        fresh = reuse(&mut spare[level]);
+                        fresh.clear();
+                        fresh.reserve(w * t * px);
+                    }
+                    let strip = Arc::new(std::mem::replace(&mut p.buf, fresh));
                     let (rows, row) = (p.rows, p.tile_row);
                     p.rows = 0;
                     p.tile_row += 1;
@@ -702,10 +722,12 @@ pub(crate) fn write(
                         })?;
                     }
                     if level + 1 == plan.levels.len() {
+                        spare[level].push(strip);
                         break;
                     }
                     let next = &mut pending[level + 1];
                     next.rows += downsample(plan, &strip, (w, h), row * t, rows, &mut next.buf);
+                    spare[level].push(strip);
                     level += 1;
                 }
             }
@@ -733,7 +755,8 @@ pub(crate) fn write(
         path: dst.to_path_buf(),
         source,
     })?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    // Small: tiles larger than the buffer go straight to the file, uncopied.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
     tiff::write(&mut out, &images)
         .and_then(|_| std::io::Write::flush(&mut out))
         .map_err(|source| Error::Io {
@@ -741,6 +764,17 @@ pub(crate) fn write(
             source,
         })?;
     Ok(counted)
+}
+
+/// A strip no job holds any more (its old pixels still in it), or a new,
+/// empty one.
+fn reuse(spare: &mut Vec<Arc<Vec<u8>>>) -> Vec<u8> {
+    while let Some(i) = spare.iter().position(|s| Arc::strong_count(s) == 1) {
+        if let Ok(strip) = Arc::try_unwrap(spare.swap_remove(i)) {
+            return strip;
+        }
+    }
+    Vec::new()
 }
 
 /// Every level's tags and tiles.

@@ -422,9 +422,8 @@ fn decode_sample(b: &[u8], kind: Kind) -> f64 {
 }
 
 /// The tile at (`tile_row`, `tile_col`) of a strip of `rows` rows of a level
-/// `width` wide, padded with `fill`, predicted and encoded. `raw` (one
-/// uncompressed tile), `packed` (the encoder's output) and `scratch` are the
-/// worker's, reused from tile to tile.
+/// `width` wide, padded with `fill`, predicted and encoded, in the worker's
+/// `buffers` (reused from tile to tile).
 fn encode_tile(
     plan: &Plan,
     job: &Job,
@@ -454,8 +453,10 @@ fn encode_tile(
             dst.copy_from_slice(src);
         } else {
             // An edge: padded with the fill pixel, then predicted in place.
+            if y < job.rows {
+                dst[..cols * px].copy_from_slice(&job.strip[start..start + cols * px]);
+            }
             let real = if y < job.rows { cols } else { 0 };
-            dst[..real * px].copy_from_slice(&job.strip[start..start + real * px]);
             for pixel in dst[real * px..].chunks_exact_mut(px) {
                 pixel.copy_from_slice(fill);
             }
@@ -735,11 +736,32 @@ pub(crate) fn write(
         })();
         drop(send);
         let mut total = new_counts();
+        let mut panicked = None;
         for worker in workers {
-            let counts = worker.join().unwrap_or(None);
-            if let (Some(total), Some(counts)) = (total.as_mut(), counts.as_ref()) {
-                total.add(counts);
+            match worker.join() {
+                Ok(counts) => {
+                    if let (Some(total), Some(counts)) = (total.as_mut(), counts.as_ref()) {
+                        total.add(counts);
+                    }
+                }
+                // A worker that died left its tiles empty: never a file.
+                Err(payload) => {
+                    let message = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".to_string());
+                    panicked.get_or_insert(message);
+                }
             }
+        }
+        if let Some(message) = panicked {
+            return Err(Error::Io {
+                path: dst.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "a compression thread failed ({message}); nothing was written"
+                )),
+            });
         }
         producer.map(|()| total)
     })?;

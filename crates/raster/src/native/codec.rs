@@ -225,6 +225,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copying_with_the_predictor_equals_copying_then_predicting() {
+        let src: Vec<u8> = (0..960u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for size in [1, 2, 4, 8] {
+            for bands in 1..=4 {
+                let len = src.len() / (size * bands) * size * bands;
+                let mut want = src[..len].to_vec();
+                predict_row(&mut want, Predict::Horizontal, bands, size, &mut Vec::new());
+                let mut got = vec![0; len];
+                assert!(copy_predicted(
+                    &mut got,
+                    &src[..len],
+                    Predict::Horizontal,
+                    bands,
+                    size
+                ));
+                assert_eq!(got, want, "{bands} bands of {size} bytes");
+            }
+        }
+    }
+
+    #[test]
     fn horizontal_differencing_wraps_per_band() {
         // Two bands of u16: (1, 10), (3, 5), (2, 65535).
         let values: [u16; 6] = [1, 10, 3, 5, 2, 65535];

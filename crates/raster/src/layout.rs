@@ -99,6 +99,19 @@ struct Reader {
 }
 
 impl Reader {
+    /// A reader of the file at `path`, taken as little-endian classic TIFF
+    /// until its header says otherwise.
+    fn open(path: &Path) -> std::io::Result<Reader> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Reader {
+            file,
+            big_endian: false,
+            bigtiff: false,
+            len,
+        })
+    }
+
     fn bytes(&mut self, offset: u64, n: usize) -> std::io::Result<Vec<u8>> {
         if offset.saturating_add(n as u64) > self.len {
             return Err(std::io::Error::new(
@@ -249,23 +262,11 @@ pub fn check(path: &Path) -> Result<Report> {
         path: path.to_path_buf(),
         reason,
     };
-    let file = File::open(path).map_err(|source| Error::Io {
+    let mut r = Reader::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let len = file
-        .metadata()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
-    let mut r = Reader {
-        file,
-        big_endian: false,
-        bigtiff: false,
-        len,
-    };
+    let len = r.len;
     let head = r
         .bytes(0, 8.min(len as usize))
         .map_err(|e| tiff_err(e.to_string()))?;
@@ -462,3 +463,112 @@ pub fn check(path: &Path) -> Result<Report> {
         big_endian: r.big_endian,
     })
 }
+
+/// Where the rows of an uncompressed, stripped, little-endian TIFF's first
+/// image lie in the file: what the native COG writer reads directly instead
+/// of through GDAL ([`raw_strips`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawStrips {
+    pub width: usize,
+    pub height: usize,
+    pub samples: usize,
+    /// Bytes per sample.
+    pub size: usize,
+    /// TIFF SampleFormat: 1 unsigned, 2 signed, 3 float.
+    pub sample_format: u16,
+    /// Whether each sample has its own plane (PlanarConfiguration 2).
+    pub planar: bool,
+    pub rows_per_strip: usize,
+    pub offsets: Vec<u64>,
+}
+
+/// The strips of the first image of the TIFF at `path` when its rows can be
+/// read as they are stored: little-endian, uncompressed, stripped, whole
+/// bytes per sample, every strip within the file. Otherwise why not.
+pub(crate) fn raw_strips(path: &Path) -> std::result::Result<RawStrips, String> {
+    let mut r = Reader::open(path).map_err(|e| e.to_string())?;
+    let len = r.len;
+    let head = r
+        .bytes(0, 16.min(len as usize))
+        .map_err(|e| e.to_string())?;
+    if head.len() < 8 || &head[0..2] != b"II" {
+        return Err("not a little-endian TIFF".to_string());
+    }
+    let first_ifd = match r.uint(&head[2..4]) {
+        42 => r.uint(&head[4..8]),
+        43 if head.len() == 16 => {
+            r.bigtiff = true;
+            r.uint(&head[8..16])
+        }
+        _ => return Err("not a TIFF".to_string()),
+    };
+    let (entries, _, _) = read_ifd(&mut r, first_ifd).map_err(|e| e.to_string())?;
+    let mut get = |tag: u16| -> std::result::Result<Vec<u64>, String> {
+        match entries.iter().find(|e| e.tag == tag) {
+            Some(e) => values(&mut r, e).map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
+    };
+    let one = |v: Vec<u64>, default: u64| v.first().copied().unwrap_or(default);
+    let width = one(get(IMAGE_WIDTH)?, 0) as usize;
+    let height = one(get(IMAGE_LENGTH)?, 0) as usize;
+    let samples = one(get(SAMPLES_PER_PIXEL)?, 1) as usize;
+    let bits = get(BITS_PER_SAMPLE)?;
+    let formats = get(SAMPLE_FORMAT)?;
+    if one(get(COMPRESSION)?, 1) != 1 {
+        return Err("the pixels are compressed".to_string());
+    }
+    if !get(TILE_WIDTH)?.is_empty() {
+        return Err("the image is tiled".to_string());
+    }
+    if !matches!(one(get(PHOTOMETRIC)?, 1), 0..=3) {
+        return Err("the photometric interpretation is not gray, RGB or palette".to_string());
+    }
+    let bits0 = bits.first().copied().unwrap_or(1);
+    if width == 0 || height == 0 || samples == 0 || !matches!(bits0, 8 | 16 | 32 | 64) {
+        return Err(format!("{bits0}-bit samples"));
+    }
+    if bits.iter().any(|&b| b != bits0) || formats.iter().any(|&f| Some(&f) != formats.first()) {
+        return Err("the samples differ in type".to_string());
+    }
+    let size = bits0 as usize / 8;
+    let planar = match one(get(PLANAR_CONFIG)?, 1) {
+        1 => false,
+        2 => true,
+        p => return Err(format!("planar configuration {p}")),
+    };
+    let rows_per_strip = (one(get(ROWS_PER_STRIP)?, u32::MAX as u64) as usize).clamp(1, height);
+    let offsets = get(STRIP_OFFSETS)?;
+    let counts = get(STRIP_BYTE_COUNTS)?;
+    let per_plane = height.div_ceil(rows_per_strip);
+    let planes = if planar { samples } else { 1 };
+    if offsets.len() != per_plane * planes || counts.len() != offsets.len() {
+        return Err("the strip offsets do not cover the image".to_string());
+    }
+    let row_bytes = width * size * if planar { 1 } else { samples };
+    for (i, (&o, &c)) in offsets.iter().zip(&counts).enumerate() {
+        let rows = rows_per_strip.min(height - (i % per_plane) * rows_per_strip);
+        let need = (rows * row_bytes) as u64;
+        if c < need || o.saturating_add(need) > len {
+            return Err("a strip is shorter than its rows or past the end of the file".to_string());
+        }
+    }
+    Ok(RawStrips {
+        width,
+        height,
+        samples,
+        size,
+        sample_format: formats.first().copied().unwrap_or(1) as u16,
+        planar,
+        rows_per_strip,
+        offsets,
+    })
+}
+
+const BITS_PER_SAMPLE: u16 = 258;
+const COMPRESSION: u16 = 259;
+const PHOTOMETRIC: u16 = 262;
+const SAMPLES_PER_PIXEL: u16 = 277;
+const ROWS_PER_STRIP: u16 = 278;
+const PLANAR_CONFIG: u16 = 284;
+const SAMPLE_FORMAT: u16 = 339;

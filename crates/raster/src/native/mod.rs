@@ -2,8 +2,9 @@
 //! computed in memory from the level above, every tile compressed once on
 //! all cores, and the file laid out as GDAL's COG driver lays it out.
 //!
-//! The source is read through GDAL in whole tile rows (pixel-interleaved,
-//! all bands at once). Each tile row of the full-resolution image is handed
+//! The source is read in whole tile rows (pixel-interleaved, all bands at
+//! once): straight from the file when it is an uncompressed, stripped
+//! GeoTIFF ([`source`]), else through GDAL. Each tile row of the full-resolution image is handed
 //! to the worker threads, which cut it into tiles, apply the predictor and
 //! compress them; meanwhile the reader halves the row into the first
 //! overview, whose tile rows are handed on the same way, and so on down to
@@ -21,6 +22,7 @@
 //! uses GDAL's COG driver.
 
 mod codec;
+mod source;
 mod tiff;
 
 use crate::cog::{CogOptions, Compression, Predictor, Resampling};
@@ -671,6 +673,8 @@ pub(crate) fn write(
                 })
                 .collect();
             let flush_cache = t.is_multiple_of(plan.block_height) || plan.block_height <= 16;
+            // Uncompressed strips are read as stored, not through GDAL.
+            let mut raw = source::RawSource::open(ds, src, plan);
             // Strips the workers are done with, per level, to be refilled:
             // fresh memory would be faulted in and zeroed page by page.
             let mut spare: Vec<Vec<Arc<Vec<u8>>>> = vec![Vec::new(); plan.levels.len()];
@@ -679,10 +683,18 @@ pub(crate) fn write(
                 let rows = t.min(plan.height - y0);
                 let mut buf = reuse(&mut spare[0]);
                 buf.resize(plan.width * rows * px, 0);
-                read_rows(ds, src, plan, y0, rows, &mut buf)?;
-                if flush_cache {
-                    // SAFETY: drops this read-only dataset's cached blocks.
-                    unsafe { gdal_sys::GDALFlushCache(ds.c_dataset()) };
+                match raw.as_mut() {
+                    Some(raw) => raw.read_rows(y0, rows, &mut buf).map_err(|e| Error::Io {
+                        path: src.to_path_buf(),
+                        source: e,
+                    })?,
+                    None => {
+                        read_rows(ds, src, plan, y0, rows, &mut buf)?;
+                        if flush_cache {
+                            // SAFETY: drops this read-only dataset's cached blocks.
+                            unsafe { gdal_sys::GDALFlushCache(ds.c_dataset()) };
+                        }
+                    }
                 }
                 pending[0] = Pending {
                     buf,
@@ -862,6 +874,71 @@ mod tests {
         );
         assert_eq!(level_sizes(1025, 1023, 512), [(1025, 1023), (512, 511)]);
         assert_eq!(level_sizes(500, 400, 512), [(500, 400)]);
+    }
+
+    /// A `width` x `height` GeoTIFF of `bands` bands of u16, made with
+    /// `options`.
+    fn striped(path: &Path, (width, height, bands): (usize, usize, usize), options: &[&str]) {
+        crate::init();
+        let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let options: gdal::raster::RasterCreationOptions = options.iter().copied().collect();
+        let mut ds = driver
+            .create_with_band_type_with_options::<u16, _>(path, width, height, bands, &options)
+            .unwrap();
+        ds.set_geo_transform(&[500000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0])
+            .unwrap();
+        for b in 1..=bands {
+            let data: Vec<u16> = (0..width * height)
+                .map(|i| ((i % width) * 7 + (i / width) * 13 + b * 1001) as u16)
+                .collect();
+            let mut buf = gdal::raster::Buffer::new((width, height), data);
+            ds.rasterband(b)
+                .unwrap()
+                .write((0, 0), (width, height), &mut buf)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn uncompressed_strips_are_read_as_gdal_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CogOptions::default();
+        for (name, layout) in [
+            ("band.tif", &["INTERLEAVE=BAND"][..]),
+            // Tile rows start and end inside strips.
+            ("band-rows7.tif", &["INTERLEAVE=BAND", "BLOCKYSIZE=7"]),
+            ("pixel-rows300.tif", &["INTERLEAVE=PIXEL", "BLOCKYSIZE=300"]),
+            ("one-strip.tif", &["INTERLEAVE=PIXEL", "BLOCKYSIZE=5000"]),
+            ("big.tif", &["INTERLEAVE=BAND", "BIGTIFF=YES"]),
+        ] {
+            let path = dir.path().join(name);
+            striped(&path, (1030, 1100, 3), layout);
+            let ds = Dataset::open(&path).unwrap();
+            let plan = plan(&ds, &options).unwrap();
+            let mut raw = source::RawSource::open(&ds, &path, &plan)
+                .unwrap_or_else(|| panic!("{name} is read through GDAL"));
+            for (y0, rows) in [(0, 512), (512, 512), (1024, 76), (3, 1)] {
+                let len = plan.width * rows * plan.pixel();
+                let (mut ours, mut gdal) = (vec![0; len], vec![1; len]);
+                raw.read_rows(y0, rows, &mut ours).unwrap();
+                read_rows(&ds, &path, &plan, y0, rows, &mut gdal).unwrap();
+                assert!(ours == gdal, "{name}: rows {y0}..{}", y0 + rows);
+            }
+        }
+        // Compressed and tiled sources are GDAL's to read.
+        for (name, layout) in [
+            ("deflate.tif", &["COMPRESS=DEFLATE"][..]),
+            ("tiled.tif", &["TILED=YES"]),
+        ] {
+            let path = dir.path().join(name);
+            striped(&path, (600, 500, 2), layout);
+            let ds = Dataset::open(&path).unwrap();
+            let plan = plan(&ds, &options).unwrap();
+            assert!(
+                source::RawSource::open(&ds, &path, &plan).is_none(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

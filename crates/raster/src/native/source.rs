@@ -1,0 +1,150 @@
+//! Reading an uncompressed, stripped GeoTIFF's rows straight from the file:
+//! one positioned read per run of adjacent strips into the writer's strip
+//! buffer (planes interleaved a row at a time, in cache), with none of
+//! GDAL's per-strip block cache and sample-by-sample copies. Anything else
+//! is read through GDAL.
+
+use super::{Kind, Plan};
+use crate::layout::RawStrips;
+use gdal::{Dataset, Metadata};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// A source whose rows are read as they are stored.
+pub(super) struct RawSource {
+    file: File,
+    strips: RawStrips,
+    /// One tile row of every plane, for planar sources.
+    planes: Vec<u8>,
+    /// (file offset, length) of the reads of one plane.
+    runs: Vec<(u64, usize)>,
+}
+
+impl RawSource {
+    /// The raw reader for `ds` (opened by GDAL from `src`), when its rows
+    /// are stored exactly as `plan` asks for them; else GDAL reads it.
+    pub(super) fn open(ds: &Dataset, src: &Path, plan: &Plan) -> Option<RawSource> {
+        if ds.driver().short_name() != "GTiff" || Path::new(&ds.description().ok()?) != src {
+            return None;
+        }
+        let strips = crate::layout::raw_strips(src).ok()?;
+        let same_type = match plan.kind {
+            Kind::Float => strips.sample_format == 3,
+            Kind::Unsigned | Kind::Signed => matches!(strips.sample_format, 1 | 2),
+        };
+        if !same_type
+            || strips.size != plan.size
+            || (strips.width, strips.height, strips.samples)
+                != (plan.width, plan.height, plan.bands)
+        {
+            return None;
+        }
+        Some(RawSource {
+            file: File::open(src).ok()?,
+            strips,
+            planes: Vec::new(),
+            runs: Vec::new(),
+        })
+    }
+
+    /// Reads `rows` rows from `y0` of every band, pixel-interleaved, into
+    /// `buf` (`width * rows` pixels).
+    pub(super) fn read_rows(
+        &mut self,
+        y0: usize,
+        rows: usize,
+        buf: &mut [u8],
+    ) -> std::io::Result<()> {
+        let RawSource {
+            file,
+            strips: s,
+            planes,
+            runs,
+        } = self;
+        if !s.planar {
+            return read_plane(file, s, runs, 0, y0, rows, buf);
+        }
+        let row = s.width * s.size;
+        let plane_bytes = row * rows;
+        planes.resize(plane_bytes * s.samples, 0);
+        for (band, plane) in planes.chunks_exact_mut(plane_bytes).enumerate() {
+            read_plane(file, s, runs, band, y0, rows, plane)?;
+        }
+        for (y, out) in buf.chunks_exact_mut(row * s.samples).enumerate() {
+            let at = |band: usize| &planes[band * plane_bytes + y * row..][..row];
+            match s.size {
+                1 => interleave::<1>(out, s.samples, at),
+                2 => interleave::<2>(out, s.samples, at),
+                4 => interleave::<4>(out, s.samples, at),
+                _ => interleave::<8>(out, s.samples, at),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads rows `y0..y0 + rows` of `plane` (0 when pixel-interleaved) into
+/// `out`, adjacent strips in one read.
+fn read_plane(
+    file: &File,
+    s: &RawStrips,
+    runs: &mut Vec<(u64, usize)>,
+    plane: usize,
+    y0: usize,
+    rows: usize,
+    out: &mut [u8],
+) -> std::io::Result<()> {
+    let rps = s.rows_per_strip;
+    let row_bytes = s.width * s.size * if s.planar { 1 } else { s.samples };
+    let per_plane = s.height.div_ceil(rps);
+    runs.clear();
+    let mut y = y0;
+    while y < y0 + rows {
+        let k = y / rps;
+        let last = (y0 + rows).min((k + 1) * rps);
+        let at = s.offsets[plane * per_plane + k] + ((y - k * rps) * row_bytes) as u64;
+        let len = (last - y) * row_bytes;
+        match runs.last_mut() {
+            Some((o, l)) if *o + *l as u64 == at => *l += len,
+            _ => runs.push((at, len)),
+        }
+        y = last;
+    }
+    let mut rest = out;
+    for &(at, len) in runs.iter() {
+        let (part, tail) = rest.split_at_mut(len);
+        file.read_exact_at(part, at)?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// One pixel-interleaved row `out` from the rows `plane(band)` of each band
+/// (samples of `S` bytes).
+fn interleave<'a, const S: usize>(out: &mut [u8], bands: usize, plane: impl Fn(usize) -> &'a [u8]) {
+    let (out, _) = out.as_chunks_mut::<S>();
+    for band in 0..bands {
+        let (src, _) = plane(band).as_chunks::<S>();
+        for (dst, v) in out.iter_mut().skip(band).step_by(bands).zip(src) {
+            *dst = *v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleaving_puts_each_band_in_its_place() {
+        let planes: Vec<Vec<u8>> = (0..3u8)
+            .map(|b| (0..8).map(|i| b * 16 + i).collect())
+            .collect();
+        let mut out = vec![0; 24];
+        interleave::<2>(&mut out, 3, |b| &planes[b][..]);
+        // Pixel i holds band 0's sample i, then band 1's, then band 2's.
+        assert_eq!(&out[..12], &[0, 1, 16, 17, 32, 33, 2, 3, 18, 19, 34, 35]);
+        assert_eq!(&out[18..], &[6, 7, 22, 23, 38, 39]);
+    }
+}

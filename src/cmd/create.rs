@@ -32,6 +32,9 @@ pub struct ItemArgs {
     /// One JSON event per unit on standard output, then a summary event.
     #[arg(long)]
     json: bool,
+    /// Write item documents indented (default: compact, one line).
+    #[arg(long)]
+    pretty: bool,
     #[command(flatten)]
     batch: BatchArgs,
     #[command(flatten)]
@@ -226,7 +229,8 @@ pub fn create_items_with(
     options: &str,
 ) -> anyhow::Result<Outcome> {
     let collection_id = collection_id(package.as_ref(), &args.collection_id)?;
-    let catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
+    let mut catalog = Catalog::open_with(&args.out, &args.store.to_options())?;
+    catalog.set_pretty(args.pretty);
     let batch = &args.batch;
     let mut run_options = RunOptions::new(&collection_id);
     run_options.datetime = args.datetime;

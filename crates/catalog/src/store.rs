@@ -19,6 +19,8 @@ use tokio::io::AsyncWriteExt;
 pub struct Catalog {
     pub(crate) location: Location,
     pub(crate) runtime: tokio::runtime::Runtime,
+    /// Whether item documents are indented (else compact, one line).
+    pretty: bool,
 }
 
 impl Catalog {
@@ -39,7 +41,17 @@ impl Catalog {
                 path: location.url.clone().into(),
                 source,
             })?;
-        Ok(Catalog { location, runtime })
+        Ok(Catalog {
+            location,
+            runtime,
+            pretty: false,
+        })
+    }
+
+    /// Writes item documents indented for people to read; by default they
+    /// are compact (one line, a third smaller), as clients fetch them.
+    pub fn set_pretty(&mut self, pretty: bool) {
+        self.pretty = pretty;
     }
 
     /// The local directory of a file-system catalog.
@@ -62,6 +74,13 @@ impl Catalog {
 
     /// Uploads a local file to `path`, streaming it (multipart when large).
     pub(crate) fn put_file(&self, local: &std::path::Path, path: &str) -> Result<()> {
+        self.put_file_taking(local, path, false)
+    }
+
+    /// [`Catalog::put_file`]; with `take`, the file is the caller's to give
+    /// away: a local catalog on the same filesystem gets it by a rename
+    /// (atomic, nothing copied), else it is copied as usual.
+    fn put_file_taking(&self, local: &std::path::Path, path: &str, take: bool) -> Result<()> {
         let io = |source| Error::Io {
             path: local.to_path_buf(),
             source,
@@ -78,6 +97,9 @@ impl Catalog {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(target_io)?;
                 stacforge_core::fs::remove_stale_in(parent, "stacforge-tmp");
+            }
+            if take && std::fs::rename(local, &target).is_ok() {
+                return Ok(());
             }
             let tmp = stacforge_core::fs::hidden_sibling(&target, "stacforge-tmp", "");
             let guard = stacforge_core::fs::Cleanup::new(tmp.clone());
@@ -283,9 +305,14 @@ impl Catalog {
         }
     }
 
-    /// Writes a JSON document to `path` in one atomic put.
+    /// Writes a JSON document (an item's) to `path` in one atomic put.
     fn put_json(&self, path: &str, value: &impl serde::Serialize) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
+        let bytes = if self.pretty {
+            serde_json::to_vec_pretty(value)
+        } else {
+            serde_json::to_vec(value)
+        };
+        let mut bytes = bytes.map_err(|source| Error::Json {
             location: format!("{}/{path}", self.location.url),
             source,
         })?;
@@ -303,7 +330,29 @@ impl Catalog {
     /// Publishes an item: its artifacts first (directories whole, their
     /// metadata last), then the item document with
     /// its links set, so an item is never visible before its assets.
-    pub fn write_item(&self, mut item: Item, artifacts: &[Artifact]) -> Result<Item> {
+    pub fn write_item(&self, item: Item, artifacts: &[Artifact]) -> Result<Item> {
+        self.write_item_taking(item, artifacts, None)
+    }
+
+    /// [`Catalog::write_item`] for a unit whose staging directory `staging`
+    /// the caller discards afterwards: a local catalog on the same
+    /// filesystem takes the artifact files inside it by renames instead of
+    /// copies (files elsewhere, such as sources, are always copied).
+    pub fn write_staged_item(
+        &self,
+        item: Item,
+        artifacts: &[Artifact],
+        staging: &std::path::Path,
+    ) -> Result<Item> {
+        self.write_item_taking(item, artifacts, Some(staging))
+    }
+
+    fn write_item_taking(
+        &self,
+        mut item: Item,
+        artifacts: &[Artifact],
+        staging: Option<&std::path::Path>,
+    ) -> Result<Item> {
         validate_id(&item.id)?;
         let dir = layout::item_dir(&item.id);
         // Assets described in place stay where they are.
@@ -319,7 +368,8 @@ impl Catalog {
             if artifact.is_dir() {
                 self.put_dir(&artifact.path, &format!("{dir}/{name}"))?;
             } else {
-                self.put_file(&artifact.path, &format!("{dir}/{name}"))?;
+                let take = staging.is_some_and(|s| artifact.path.starts_with(s));
+                self.put_file_taking(&artifact.path, &format!("{dir}/{name}"), take)?;
             }
         }
         let collection = item.collection.clone().unwrap_or_default();

@@ -736,7 +736,10 @@ fn process(
         source_path: first.clone(),
         reason,
     };
-    let item = catalog.write_item(item, &artifacts).map_err(publish)?;
+    // The staging directory goes when the unit ends: its files are moved.
+    let item = catalog
+        .write_staged_item(item, &artifacts, &job.workdir)
+        .map_err(publish)?;
     let document = item_path(&item.id);
     let summary = ItemSummary::from_json(&serde_json::to_value(&item).expect("an item serialises"))
         .expect("an item has an id");

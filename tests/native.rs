@@ -309,6 +309,43 @@ fn every_sample_type_matches_gdal() {
     }
 }
 
+/// A compression thread that dies (`STACFORGE_PANIC_AT`, debug builds)
+/// fails the conversion, names the destination and leaves nothing behind:
+/// before, its tiles were left empty in a COG that looked complete.
+#[test]
+fn a_compression_thread_that_dies_fails_the_write() {
+    if cfg!(not(debug_assertions)) {
+        eprintln!("skipped: STACFORGE_PANIC_AT exists in debug builds only");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = generated::<u16>(
+        dir.path(),
+        "src.tif",
+        (1100, 1100, 1),
+        |x, y, _| (x * 3 + y) as u16,
+        None,
+    );
+    let dst = dir.path().join("out").join("cog.tif");
+    std::fs::create_dir(dst.parent().unwrap()).unwrap();
+    let run = std::process::Command::new(bin())
+        .args(["cogify".as_ref(), src.as_os_str(), dst.as_os_str()])
+        .args(["--engine", "native"])
+        .env("STACFORGE_PANIC_AT", "compress:4")
+        .output()
+        .unwrap();
+    assert!(!run.status.success(), "{}", text(&run));
+    assert!(
+        text(&run).contains("a compression thread failed") && text(&run).contains("cog.tif"),
+        "{}",
+        text(&run)
+    );
+    let left: Vec<_> = std::fs::read_dir(dst.parent().unwrap()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The same conversion with no panic succeeds: the failure was the thread's.
+    cogify_ok(&src, &dst, &["--engine", "native"]);
+}
+
 #[test]
 fn unsupported_requests_fall_back_to_gdal_saying_why() {
     let Some(data) = shared_data() else { return };

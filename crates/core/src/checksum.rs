@@ -9,15 +9,23 @@ const SHA2_256_PREFIX: &str = "1220";
 /// Hashes everything `reader` yields and returns the SHA2-256 multihash as
 /// lowercase hex (`1220` + 64 hex digits).
 pub fn sha256_multihash(mut reader: impl Read) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+    thread_local! {
+        // Kept for the thread: a fresh megabyte, zeroed, per small file
+        // cost more than hashing it.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let mut hasher = Sha256::new();
+    BUF.with(|buf| -> std::io::Result<()> {
+        let mut buf = buf.borrow_mut();
+        buf.resize(1 << 20, 0);
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            hasher.update(&buf[..n]);
+        }
+    })?;
     let digest = hasher.finalize();
     let mut out = String::with_capacity(SHA2_256_PREFIX.len() + 64);
     out.push_str(SHA2_256_PREFIX);

@@ -382,27 +382,47 @@ pub fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.stacforge-lock"))
 }
 
+/// Whether this call is the `n`-th for `point` when the variable `var` is
+/// `point:n` (calls counted in `seen`, over the process).
+#[cfg(debug_assertions)]
+fn nth_call(var: &str, point: &str, seen: &std::sync::atomic::AtomicUsize) -> bool {
+    let Ok(spec) = std::env::var(var) else {
+        return false;
+    };
+    match spec.split_once(':') {
+        Some((name, n)) if name == point => {
+            seen.fetch_add(1, Ordering::SeqCst) + 1 == n.parse().unwrap_or(1)
+        }
+        _ => false,
+    }
+}
+
 /// Test builds only: aborts the process at the `n`-th call for `point`
 /// when `STACFORGE_CRASH_AT=point:n` is set, so crash tests can kill a run
 /// between two steps of a commit. Compiled to nothing in release builds.
 pub fn crash_point(point: &str) {
     #[cfg(debug_assertions)]
     {
-        use std::sync::atomic::AtomicUsize;
-        static SEEN: AtomicUsize = AtomicUsize::new(0);
-        let Ok(spec) = std::env::var("STACFORGE_CRASH_AT") else {
-            return;
-        };
-        let Some((name, n)) = spec.split_once(':') else {
-            return;
-        };
-        if name != point {
-            return;
-        }
-        let n: usize = n.parse().unwrap_or(1);
-        if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if nth_call("STACFORGE_CRASH_AT", point, &SEEN) {
             // SAFETY: ends the process at once, as SIGKILL would.
             unsafe { libc::_exit(137) };
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
+/// Test builds only: panics at the `n`-th call for `point` (counted over
+/// the process, every thread) when `STACFORGE_PANIC_AT=point:n` is set, so
+/// tests can check that a thread that dies fails the work instead of
+/// leaving it incomplete. Compiled to nothing in release builds.
+pub fn panic_point(point: &str) {
+    #[cfg(debug_assertions)]
+    {
+        static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if nth_call("STACFORGE_PANIC_AT", point, &SEEN) {
+            panic!("STACFORGE_PANIC_AT={point}");
         }
     }
     #[cfg(not(debug_assertions))]

@@ -280,7 +280,10 @@ fn to_wgs84(definition: &str) -> std::result::Result<ToWgs84, proj::ProjCreateEr
         if let Some(found) = cache.get(definition) {
             return Ok(ToWgs84::Cached(found));
         }
-        let created = proj::Proj::new_known_crs(definition, "EPSG:4326", None)?;
+        let created = match utm_pipeline(definition) {
+            Some(pipeline) => proj::Proj::new(&pipeline)?,
+            None => proj::Proj::new_known_crs(definition, "EPSG:4326", None)?,
+        };
         if cache.len() >= CACHED_TRANSFORMS {
             return Ok(ToWgs84::Owned(created));
         }
@@ -288,6 +291,24 @@ fn to_wgs84(definition: &str) -> std::result::Result<ToWgs84, proj::ProjCreateEr
         cache.insert(definition.to_string(), leaked);
         Ok(ToWgs84::Cached(leaked))
     })
+}
+
+/// The PROJ pipeline from a WGS 84 / UTM CRS (EPSG:326zz north, 327zz
+/// south) to longitude/latitude in degrees: the operation PROJ's database
+/// gives for those codes, built without opening it. A batch of UTM tiles
+/// spans dozens of zones, and each new zone cost every thread a database
+/// lookup (milliseconds, a tenth of the time of in-place items).
+fn utm_pipeline(definition: &str) -> Option<String> {
+    let code: u32 = definition.strip_prefix("EPSG:")?.parse().ok()?;
+    let (zone, south) = match code {
+        32601..=32660 => (code - 32600, ""),
+        32701..=32760 => (code - 32700, " +south"),
+        _ => return None,
+    };
+    Some(format!(
+        "+proj=pipeline +step +inv +proj=utm +zone={zone}{south} +ellps=WGS84 \
+         +step +proj=unitconvert +xy_in=rad +xy_out=deg"
+    ))
 }
 
 /// Makes each ring's longitudes continuous (no jump over 180°).
@@ -431,6 +452,58 @@ fn split_antimeridian(shape: MultiPolygon, epsilon: f64) -> Footprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utm_pipelines_equal_the_database_operations() {
+        for (code, points) in [
+            (
+                "EPSG:32611",
+                [
+                    (400_000.0, 5_000_000.0),
+                    (166_021.0, 0.0),
+                    (833_978.0, 9_300_000.0),
+                ],
+            ),
+            (
+                "EPSG:32733",
+                [
+                    (500_000.0, 10_000_000.0),
+                    (200_000.0, 1_200_000.0),
+                    (799_000.0, 6_000_000.0),
+                ],
+            ),
+            (
+                "EPSG:32601",
+                [
+                    (300_000.0, 7_000_000.0),
+                    (700_000.0, 100.0),
+                    (500_000.0, 9_000_000.0),
+                ],
+            ),
+            (
+                "EPSG:32760",
+                [
+                    (600_000.0, 4_000_000.0),
+                    (250_000.0, 9_999_000.0),
+                    (500_000.0, 500.0),
+                ],
+            ),
+        ] {
+            let fast = proj::Proj::new(&utm_pipeline(code).unwrap()).unwrap();
+            let known = proj::Proj::new_known_crs(code, "EPSG:4326", None).unwrap();
+            for p in points {
+                let a: (f64, f64) = fast.convert(p).unwrap();
+                let b: (f64, f64) = known.convert(p).unwrap();
+                assert!(
+                    (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
+                    "{code} {p:?}: {a:?} vs {b:?}"
+                );
+            }
+        }
+        assert_eq!(utm_pipeline("EPSG:32661"), None);
+        assert_eq!(utm_pipeline("EPSG:3031"), None);
+        assert_eq!(utm_pipeline("ESRI:32611"), None);
+    }
 
     fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon {
         Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 }).to_polygon()

@@ -645,6 +645,7 @@ pub(crate) fn write(
                         let cols = plan.tile.min(width - x0);
                         counts.tally(&job.strip, width, x0, cols, job.rows);
                     }
+                    stacforge_core::fs::panic_point("compress");
                     match encode_tile(plan, &job, width, fill, &mut encoder, &mut buffers) {
                         Ok(bytes) => {
                             let at = job.tile_row * tiles[job.level].0 + job.tile_col;

@@ -121,13 +121,42 @@ fn read_plane(
 }
 
 /// One pixel-interleaved row `out` from the rows `plane(band)` of each band
-/// (samples of `S` bytes).
+/// (samples of `S` bytes); the usual band counts in one pass the compiler
+/// can unroll.
 fn interleave<'a, const S: usize>(out: &mut [u8], bands: usize, plane: impl Fn(usize) -> &'a [u8]) {
     let (out, _) = out.as_chunks_mut::<S>();
-    for band in 0..bands {
-        let (src, _) = plane(band).as_chunks::<S>();
-        for (dst, v) in out.iter_mut().skip(band).step_by(bands).zip(src) {
-            *dst = *v;
+    let p = |band: usize| plane(band).as_chunks::<S>().0;
+    match bands {
+        1 => out.copy_from_slice(&p(0)[..out.len()]),
+        2 => {
+            for (px, (a, b)) in out.chunks_exact_mut(2).zip(p(0).iter().zip(p(1))) {
+                px[0] = *a;
+                px[1] = *b;
+            }
+        }
+        3 => {
+            let samples = p(0).iter().zip(p(1)).zip(p(2));
+            for (px, ((a, b), c)) in out.chunks_exact_mut(3).zip(samples) {
+                px[0] = *a;
+                px[1] = *b;
+                px[2] = *c;
+            }
+        }
+        4 => {
+            let samples = p(0).iter().zip(p(1)).zip(p(2)).zip(p(3));
+            for (px, (((a, b), c), d)) in out.chunks_exact_mut(4).zip(samples) {
+                px[0] = *a;
+                px[1] = *b;
+                px[2] = *c;
+                px[3] = *d;
+            }
+        }
+        _ => {
+            for band in 0..bands {
+                for (dst, v) in out.iter_mut().skip(band).step_by(bands).zip(p(band)) {
+                    *dst = *v;
+                }
+            }
         }
     }
 }
@@ -146,5 +175,28 @@ mod tests {
         // Pixel i holds band 0's sample i, then band 1's, then band 2's.
         assert_eq!(&out[..12], &[0, 1, 16, 17, 32, 33, 2, 3, 18, 19, 34, 35]);
         assert_eq!(&out[18..], &[6, 7, 22, 23, 38, 39]);
+        // Every band count and sample size: byte k of band b's sample at
+        // pixel i lands at byte k of sample b of pixel i.
+        for bands in 1..=6usize {
+            for size in [1usize, 2, 4, 8] {
+                let pixels = 5;
+                let planes: Vec<Vec<u8>> = (0..bands)
+                    .map(|b| (0..pixels * size).map(|i| (b * 50 + i) as u8).collect())
+                    .collect();
+                let mut out = vec![0; pixels * size * bands];
+                let at = |b: usize| &planes[b][..];
+                match size {
+                    1 => interleave::<1>(&mut out, bands, at),
+                    2 => interleave::<2>(&mut out, bands, at),
+                    4 => interleave::<4>(&mut out, bands, at),
+                    _ => interleave::<8>(&mut out, bands, at),
+                }
+                for (i, v) in out.iter().enumerate() {
+                    let (pixel, rest) = (i / (size * bands), i % (size * bands));
+                    let (band, byte) = (rest / size, rest % size);
+                    assert_eq!(*v, planes[band][pixel * size + byte], "{bands} x {size}");
+                }
+            }
+        }
     }
 }

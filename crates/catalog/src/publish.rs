@@ -103,8 +103,15 @@ fn read_json(root: &Path, relative: &str) -> Result<Value> {
     })
 }
 
-fn json_object(path: String, doc: &Value) -> Object {
-    let mut bytes = serde_json::to_vec_pretty(doc).expect("a JSON value serialises");
+/// A document to publish, laid out as catalogs write it: items compact,
+/// the collection indented (`pretty`).
+fn json_object(path: String, doc: &Value, pretty: bool) -> Object {
+    let mut bytes = if pretty {
+        serde_json::to_vec_pretty(doc)
+    } else {
+        serde_json::to_vec(doc)
+    }
+    .expect("a JSON value serialises");
     bytes.push(b'\n');
     Object {
         checksum: sha256_multihash(&bytes[..]).expect("hashing memory cannot fail"),
@@ -421,7 +428,7 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
         }
         // An item is published only once its assets are.
         if ok {
-            ok &= send(&json_object(item_path.clone(), item), &mut report);
+            ok &= send(&json_object(item_path.clone(), item, false), &mut report);
         }
         items_ok &= ok;
     }
@@ -439,7 +446,7 @@ pub fn publish(root: &Path, to: &Catalog, options: &PublishOptions) -> Result<Re
     // The collection is written last, and only when every item made it.
     if items_ok
         && send(
-            &json_object(layout::COLLECTION.to_string(), &collection),
+            &json_object(layout::COLLECTION.to_string(), &collection, true),
             &mut report,
         )
     {

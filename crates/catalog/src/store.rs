@@ -49,7 +49,7 @@ impl Catalog {
     }
 
     /// Writes item documents indented for people to read; by default they
-    /// are compact (one line, a third smaller), as clients fetch them.
+    /// are compact (one line, under half the bytes), as clients fetch them.
     pub fn set_pretty(&mut self, pretty: bool) {
         self.pretty = pretty;
     }

@@ -112,6 +112,34 @@ impl Reader {
         })
     }
 
+    /// Reads the TIFF header: sets the byte order and whether the file is
+    /// BigTIFF, and returns the offset of the first IFD.
+    fn header(&mut self) -> std::result::Result<u64, String> {
+        let len = self.len;
+        let head = self
+            .bytes(0, 8.min(len as usize))
+            .map_err(|e| e.to_string())?;
+        if head.len() < 8 {
+            return Err(format!("only {len} bytes long"));
+        }
+        self.big_endian = match &head[0..2] {
+            b"II" => false,
+            b"MM" => true,
+            _ => return Err("no TIFF byte-order mark (II or MM)".to_string()),
+        };
+        self.bigtiff = match self.uint(&head[2..4]) {
+            42 => false,
+            43 => true,
+            v => return Err(format!("TIFF version {v}, expected 42 or 43")),
+        };
+        if self.bigtiff {
+            let b = self.bytes(8, 8).map_err(|e| e.to_string())?;
+            Ok(self.uint(&b))
+        } else {
+            Ok(self.uint(&head[4..8]))
+        }
+    }
+
     fn bytes(&mut self, offset: u64, n: usize) -> std::io::Result<Vec<u8>> {
         if offset.saturating_add(n as u64) > self.len {
             return Err(std::io::Error::new(
@@ -267,28 +295,7 @@ pub fn check(path: &Path) -> Result<Report> {
         source,
     })?;
     let len = r.len;
-    let head = r
-        .bytes(0, 8.min(len as usize))
-        .map_err(|e| tiff_err(e.to_string()))?;
-    if head.len() < 8 {
-        return Err(tiff_err(format!("only {len} bytes long")));
-    }
-    r.big_endian = match &head[0..2] {
-        b"II" => false,
-        b"MM" => true,
-        _ => return Err(tiff_err("no TIFF byte-order mark (II or MM)".to_string())),
-    };
-    r.bigtiff = match r.uint(&head[2..4]) {
-        42 => false,
-        43 => true,
-        v => return Err(tiff_err(format!("TIFF version {v}, expected 42 or 43"))),
-    };
-    let first_ifd = if r.bigtiff {
-        let b = r.bytes(8, 8).map_err(|e| tiff_err(e.to_string()))?;
-        r.uint(&b)
-    } else {
-        r.uint(&head[4..8])
-    };
+    let first_ifd = r.header().map_err(tiff_err)?;
     let ghost = ghost_header(&mut r);
 
     let mut levels = Vec::new();
@@ -484,24 +491,15 @@ pub(crate) struct RawStrips {
 
 /// The strips of the first image of the TIFF at `path` when its rows can be
 /// read as they are stored: little-endian, uncompressed, stripped, whole
-/// bytes per sample, every strip within the file. Otherwise why not.
-pub(crate) fn raw_strips(path: &Path) -> std::result::Result<RawStrips, String> {
+/// bytes per sample, every strip within the file; with the file, open.
+/// Otherwise why not.
+pub(crate) fn raw_strips(path: &Path) -> std::result::Result<(RawStrips, File), String> {
     let mut r = Reader::open(path).map_err(|e| e.to_string())?;
     let len = r.len;
-    let head = r
-        .bytes(0, 16.min(len as usize))
-        .map_err(|e| e.to_string())?;
-    if head.len() < 8 || &head[0..2] != b"II" {
-        return Err("not a little-endian TIFF".to_string());
+    let first_ifd = r.header()?;
+    if r.big_endian {
+        return Err("a big-endian TIFF".to_string());
     }
-    let first_ifd = match r.uint(&head[2..4]) {
-        42 => r.uint(&head[4..8]),
-        43 if head.len() == 16 => {
-            r.bigtiff = true;
-            r.uint(&head[8..16])
-        }
-        _ => return Err("not a TIFF".to_string()),
-    };
     let (entries, _, _) = read_ifd(&mut r, first_ifd).map_err(|e| e.to_string())?;
     let mut get = |tag: u16| -> std::result::Result<Vec<u64>, String> {
         match entries.iter().find(|e| e.tag == tag) {
@@ -553,7 +551,7 @@ pub(crate) fn raw_strips(path: &Path) -> std::result::Result<RawStrips, String> 
             return Err("a strip is shorter than its rows or past the end of the file".to_string());
         }
     }
-    Ok(RawStrips {
+    let strips = RawStrips {
         width,
         height,
         samples,
@@ -562,7 +560,8 @@ pub(crate) fn raw_strips(path: &Path) -> std::result::Result<RawStrips, String> 
         planar,
         rows_per_strip,
         offsets,
-    })
+    };
+    Ok((strips, r.file))
 }
 
 const BITS_PER_SAMPLE: u16 = 258;

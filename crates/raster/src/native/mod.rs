@@ -4,11 +4,11 @@
 //!
 //! The source is read in whole tile rows (pixel-interleaved, all bands at
 //! once): straight from the file when it is an uncompressed, stripped
-//! GeoTIFF ([`source`]), else through GDAL. Each tile row of the full-resolution image is handed
-//! to the worker threads, which cut it into tiles, apply the predictor and
-//! compress them; meanwhile the reader halves the row into the first
-//! overview, whose tile rows are handed on the same way, and so on down to
-//! the smallest level. Only one tile row per level is held uncompressed.
+//! GeoTIFF ([`source`]), else through GDAL. Each tile row of the
+//! full-resolution image is handed to the worker threads, which cut it
+//! into tiles, apply the predictor and compress them; meanwhile the reader
+//! halves the row into the first overview, whose tile rows are handed on
+//! the same way, and so on down to the smallest level. Only one tile row per level is held uncompressed.
 //! Compressed tiles are kept until the last one is done, then the header,
 //! every IFD and the data (smallest overview first, GDAL's block leaders and
 //! trailers) are written in one sequential pass: no temporary file.

@@ -28,7 +28,7 @@ impl RawSource {
         if ds.driver().short_name() != "GTiff" || Path::new(&ds.description().ok()?) != src {
             return None;
         }
-        let strips = crate::layout::raw_strips(src).ok()?;
+        let (strips, file) = crate::layout::raw_strips(src).ok()?;
         let same_type = match plan.kind {
             Kind::Float => strips.sample_format == 3,
             Kind::Unsigned | Kind::Signed => matches!(strips.sample_format, 1 | 2),
@@ -41,7 +41,7 @@ impl RawSource {
             return None;
         }
         Some(RawSource {
-            file: File::open(src).ok()?,
+            file,
             strips,
             planes: Vec::new(),
             runs: Vec::new(),

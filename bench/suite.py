@@ -243,10 +243,15 @@ def tasks(bin: str, inputs: dict[str, list[Path]]) -> list[Task]:
         lvl = [f"LEVEL={level}"] if level else []
         co = [x for c in [f"COMPRESS={codec.upper()}", *lvl, *GDAL_CO] for x in ("-co", c)]
         ours = ["--compression", codec, *(["--level", str(level)] if level else [])]
+        # stacforge as a maintainer calls it on a folder of scenes: one
+        # command (it reads the next scene while one is written); also one
+        # process per file, as the GDAL tools run.
         contenders = [
-            Contender("stacforge", per_file(lambda s, d, a=ours: [bin, "cogify", str(s), str(d), *a], w1)),
-            Contender("stacforge --engine gdal", per_file(
-                lambda s, d, a=ours: [bin, "cogify", str(s), str(d), *a, "--engine", "gdal"], w1)),
+            Contender("stacforge", lambda o, a=ours: [[bin, "cogify", *map(str, w1), str(o), *a]]),
+            Contender("stacforge (a process per file)", per_file(
+                lambda s, d, a=ours: [bin, "cogify", str(s), str(d), *a], w1)),
+            Contender("stacforge --engine gdal", lambda o, a=ours: [
+                [bin, "cogify", *map(str, w1), str(o), *a, "--engine", "gdal"]]),
             Contender("gdal_translate (ALL_CPUS)", per_file(
                 lambda s, d, co=co: ["gdal_translate", "-q", "-of", "COG", *co, "-co", "NUM_THREADS=ALL_CPUS", str(s), str(d)], w1)),
         ]

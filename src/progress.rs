@@ -160,3 +160,18 @@ fn event(outcome: &UnitOutcome) -> serde_json::Value {
     }
     event
 }
+
+/// A bar counting `total` things (`what`: "COGs") on a terminal; `None`
+/// when standard error is not one.
+pub fn count_bar(total: u64, what: &str) -> Option<ProgressBar> {
+    std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{bar:30}} {{pos}}/{{len}} {what}  ({{elapsed}} so far, {{eta}} left)"
+            ))
+            .expect("a valid template"),
+        );
+        bar
+    })
+}

@@ -167,6 +167,87 @@ fn a_failed_conversion_leaves_nothing_at_the_destination() {
     );
 }
 
+/// Several sources into a folder: each COG is the one `cogify` makes of
+/// that source alone (the next source is read while one is written), a bad
+/// source is named and the others are written, and two sources that would
+/// write the same file are refused before any work.
+#[test]
+fn several_sources_go_into_a_folder() {
+    let out = tempfile::tempdir().unwrap();
+    let names = ["dem_utm33", "rgb_wgs84", "landcover_laea", "seaice_3413"];
+    let mut sources: Vec<std::path::PathBuf> = names
+        .iter()
+        .map(|n| fixtures().join(format!("geotiff/{n}.tif")))
+        .collect();
+    // The bad source in the middle: the ones after it are still written.
+    sources.insert(2, fixtures().join("bad/truncated.tif"));
+    let folder = out.path().join("cogs");
+    let mut args: Vec<&std::ffi::OsStr> = vec!["cogify".as_ref()];
+    args.extend(sources.iter().map(|s| s.as_os_str()));
+    args.push(folder.as_os_str());
+    let run = stacforge(args);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("FAILED") && stderr.contains("truncated.tif"),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        stderr.contains("4 of 5 COGs written, 1 failed"),
+        "{}",
+        text(&run)
+    );
+    let mut written: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut want: Vec<String> = names.iter().map(|n| format!("{n}.tif")).collect();
+    want.sort();
+    assert_eq!(written, want, "the four COGs and no partial file");
+    for name in names {
+        let alone = out.path().join(format!("{name}-alone.tif"));
+        cogify(&fixtures().join(format!("geotiff/{name}.tif")), &alone, &[]);
+        let batch = folder.join(format!("{name}.tif"));
+        assert!(
+            std::fs::read(&alone).unwrap() == std::fs::read(&batch).unwrap(),
+            "{name}: the COG written among others differs from the one written alone"
+        );
+    }
+
+    // One source into an existing folder takes the source's name.
+    let one = stacforge([
+        "cogify".as_ref(),
+        sources[0].as_os_str(),
+        out.path().as_os_str(),
+    ]);
+    assert!(one.status.success(), "{}", text(&one));
+    assert!(out.path().join("dem_utm33.tif").is_file());
+
+    let clash = out.path().join("clash");
+    std::fs::create_dir(&clash).unwrap();
+    let copy = clash.join("dem_utm33.tif");
+    std::fs::copy(&sources[0], &copy).unwrap();
+    let run = stacforge([
+        "cogify".as_ref(),
+        sources[0].as_os_str(),
+        copy.as_os_str(),
+        out.path().join("never").as_os_str(),
+    ]);
+    // A usage error: exit code 2.
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("would both be written to dem_utm33.tif"),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        !out.path().join("never").exists(),
+        "refused before any work"
+    );
+}
+
 #[test]
 fn info_reports_what_stacforge_sees() {
     let run = stacforge([

@@ -512,11 +512,24 @@ fn counted_statistics_equal_gdal() {
         },
         Some(-9999.0),
     );
+    // 16-bit samples are counted by band count (1 to 4, then any).
+    let multi = [3, 5].map(|bands| {
+        generated::<u16>(
+            dir.path(),
+            &format!("u16-{bands}.tif"),
+            (530, 517, bands),
+            |x, y, b| ((x / 3 + y * 7 + b * 1000) % 40000) as u16,
+            None,
+        )
+    });
+    let [three, five] = multi;
     let sources = [
         data.join("geotiff/non_cog.tif"),
         data.join("geotiff/RGB.byte.tif"),
         fixtures().join("geotiff/dem_utm33.tif"),
         signed,
+        three,
+        five,
     ];
     let options = stacforge_raster::InspectOptions::default();
     for src in &sources {

@@ -501,6 +501,15 @@ pub fn write_cog_counted(
     options: &CogOptions,
     count: bool,
 ) -> Result<(crate::layout::Report, Option<crate::ValueCounts>)> {
+    encode_cog(src, dst, options, count)?.finish()
+}
+
+/// The first half of [`write_cog_counted`]: the source read and every tile
+/// compressed (by the native writer, in memory; GDAL's driver writes its
+/// partial file). [`PendingCog::finish`] writes, checks and renames it into
+/// place, and may run on another thread while the next source is encoded:
+/// `cogify` over many sources keeps every core compressing that way.
+pub fn encode_cog(src: &Path, dst: &Path, options: &CogOptions, count: bool) -> Result<PendingCog> {
     options.validate()?;
     let ds = inspect::open(src)?;
     inspect::check_georeferencing(&ds, src)?;
@@ -508,67 +517,117 @@ pub fn write_cog_counted(
     let partial = partial_path(dst);
     // Removed if the run is interrupted (the COG driver's temporary
     // overviews too); renamed away when the COG is complete.
-    let _interrupted = (
+    let cleanup = [
         stacforge_core::fs::Cleanup::new(partial.clone()),
         stacforge_core::fs::Cleanup::new(PathBuf::from(format!("{}.ovr.tmp", partial.display()))),
-    );
+    ];
     let mut native = choose_engine(&ds, src, options)?;
     if let Some(plan) = native.as_mut() {
         plan.count = count;
     }
-    let mut counts = None;
+    let mut pending = PendingCog {
+        src: src.to_path_buf(),
+        dst: dst.to_path_buf(),
+        partial,
+        encoded: None,
+        _cleanup: cleanup,
+    };
     let written = if let Some(plan) = &native {
-        crate::native::write(&ds, src, &partial, plan, options).map(|c| counts = c)
+        crate::native::encode(&ds, src, dst, plan, options).map(|e| pending.encoded = Some(e))
     } else if options.target_crs.is_some() || !options.warp_extra.is_empty() {
         gdal_app::warp(
             &ds,
-            &partial,
+            &pending.partial,
             &options.warp_args(options.target_crs.as_deref()),
         )
     } else {
-        gdal_app::translate(&ds, &partial, &options.translate_args())
+        gdal_app::translate(&ds, &pending.partial, &options.translate_args())
     };
-    let renamed = written
-        .and_then(|()| crate::layout::check(&partial))
-        .and_then(|report| {
-            if !report.is_valid() {
-                return Err(Error::Gdal {
-                    path: src.to_path_buf(),
-                    action: "writing a COG that passes the layout check",
-                    message: report.errors.join("; "),
-                });
-            }
-            std::fs::rename(&partial, dst).map_err(|source| Error::Io {
-                path: dst.to_path_buf(),
-                source,
-            })?;
-            Ok(report)
-        });
-    if renamed.is_err() {
-        // GDAL may report a full disk only as a short file: name the
-        // destination and the cause, not the source.
-        let full = stacforge_core::fs::nearly_full(&partial);
-        remove_partial(&partial);
+    match written {
+        Ok(()) => Ok(pending),
+        Err(e) => Err(pending.failed(e)),
+    }
+}
+
+/// A COG encoded by [`encode_cog`], not yet in place.
+#[derive(Debug)]
+pub struct PendingCog {
+    src: PathBuf,
+    dst: PathBuf,
+    partial: PathBuf,
+    /// The native writer's tiles; `None` when GDAL wrote `partial`.
+    encoded: Option<crate::native::Encoded>,
+    _cleanup: [stacforge_core::fs::Cleanup; 2],
+}
+
+impl PendingCog {
+    /// The source.
+    pub fn src(&self) -> &Path {
+        &self.src
+    }
+
+    /// Where the COG goes.
+    pub fn dst(&self) -> &Path {
+        &self.dst
+    }
+
+    /// Writes the COG under its temporary name, checks its layout and
+    /// renames it into place; its layout report, and the value counts the
+    /// native writer kept.
+    pub fn finish(mut self) -> Result<(crate::layout::Report, Option<crate::ValueCounts>)> {
+        let encoded = self.encoded.take();
+        let written = match &encoded {
+            Some(e) => e.write(&self.partial),
+            None => Ok(()),
+        };
+        let renamed = written
+            .and_then(|()| crate::layout::check(&self.partial))
+            .and_then(|report| {
+                if !report.is_valid() {
+                    return Err(Error::Gdal {
+                        path: self.src.clone(),
+                        action: "writing a COG that passes the layout check",
+                        message: report.errors.join("; "),
+                    });
+                }
+                std::fs::rename(&self.partial, &self.dst).map_err(|source| Error::Io {
+                    path: self.dst.clone(),
+                    source,
+                })?;
+                Ok(report)
+            });
+        match renamed {
+            Ok(report) => Ok((report, encoded.and_then(|e| e.counts))),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// `e`, with the partial output removed; a full disk is named as such
+    /// (GDAL may report it only as a short file) and GDAL's errors name the
+    /// source.
+    fn failed(&self, e: Error) -> Error {
+        let full = stacforge_core::fs::nearly_full(&self.partial);
+        remove_partial(&self.partial);
         if full {
-            return Err(Error::Io {
-                path: dst.to_path_buf(),
+            return Error::Io {
+                path: self.dst.clone(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::StorageFull,
                     "the disk is full: no space left to write the COG",
                 ),
-            });
+            };
+        }
+        match e {
+            Error::Gdal {
+                action, message, ..
+            } => Error::Gdal {
+                path: self.src.clone(),
+                action,
+                message,
+            },
+            other => other,
         }
     }
-    renamed.map(|report| (report, counts)).map_err(|e| match e {
-        Error::Gdal {
-            action, message, ..
-        } => Error::Gdal {
-            path: src.to_path_buf(),
-            action,
-            message,
-        },
-        other => other,
-    })
 }
 
 #[cfg(test)]

@@ -102,30 +102,99 @@ impl ValueCounts {
             }
         }
     }
+}
+
+/// A worker's counts: 32-bit counters (half the cache of 64-bit ones: a
+/// band of 16-bit samples takes 256 kB), spilled into [`ValueCounts`]
+/// before any could overflow.
+#[derive(Debug)]
+struct Tally {
+    total: ValueCounts,
+    narrow: Vec<Vec<u32>>,
+    /// Samples of one band counted since the last spill.
+    since_spill: u64,
+}
+
+impl Tally {
+    fn new(total: ValueCounts) -> Tally {
+        let narrow = vec![vec![0; 1 << (8 * total.size)]; total.bands()];
+        Tally {
+            total,
+            narrow,
+            since_spill: 0,
+        }
+    }
+
+    fn spill(&mut self) {
+        for (wide, narrow) in self.total.counts.iter_mut().zip(&mut self.narrow) {
+            for (w, n) in wide.iter_mut().zip(narrow.iter_mut()) {
+                *w += u64::from(std::mem::take(n));
+            }
+        }
+        self.since_spill = 0;
+    }
+
+    /// The counts, every counter spilled.
+    fn finish(mut self) -> ValueCounts {
+        self.spill();
+        self.total
+    }
 
     /// Counts the samples of the region `cols` x `rows` at column `x0` of a
     /// strip `width` pixels wide.
     fn tally(&mut self, strip: &[u8], width: usize, x0: usize, cols: usize, rows: usize) {
-        let bands = self.counts.len();
-        let px = bands * self.size;
+        let region = (cols * rows) as u64;
+        if self.since_spill + region > u64::from(u32::MAX) {
+            self.spill();
+        }
+        self.since_spill += region;
+        let bands = self.narrow.len();
+        let px = bands * self.total.size;
         for y in 0..rows {
             let row = &strip[(y * width + x0) * px..(y * width + x0 + cols) * px];
-            match self.size {
-                1 => {
-                    for pixel in row.chunks_exact(px) {
-                        for (b, v) in pixel.iter().enumerate() {
-                            self.counts[b][*v as usize] += 1;
-                        }
-                    }
-                }
+            match (self.total.size, bands) {
+                (1, _) => tally_bytes(&mut self.narrow, row),
+                (_, 1) => tally_u16::<1>(&mut self.narrow, row),
+                (_, 2) => tally_u16::<2>(&mut self.narrow, row),
+                (_, 3) => tally_u16::<3>(&mut self.narrow, row),
+                (_, 4) => tally_u16::<4>(&mut self.narrow, row),
                 _ => {
                     for pixel in row.chunks_exact(px) {
                         for (b, v) in pixel.chunks_exact(2).enumerate() {
-                            self.counts[b][u16::from_le_bytes([v[0], v[1]]) as usize] += 1;
+                            self.narrow[b][usize::from(u16::from_le_bytes([v[0], v[1]]))] += 1;
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+fn tally_bytes(tables: &mut [Vec<u32>], row: &[u8]) {
+    let bands = tables.len();
+    for pixel in row.chunks_exact(bands) {
+        for (table, v) in tables.iter_mut().zip(pixel) {
+            table[usize::from(*v)] += 1;
+        }
+    }
+}
+
+/// 16-bit samples of `B` bands: the tables as fixed-size arrays, so that
+/// no index is checked.
+fn tally_u16<const B: usize>(tables: &mut [Vec<u32>], row: &[u8]) {
+    let mut fixed: Vec<&mut [u32; 1 << 16]> = tables
+        .iter_mut()
+        .map(|t| {
+            <&mut [u32; 1 << 16]>::try_from(t.as_mut_slice()).expect("a table per 16-bit value")
+        })
+        .collect();
+    let Ok(fixed) = <&mut [&mut [u32; 1 << 16]; B]>::try_from(fixed.as_mut_slice()) else {
+        unreachable!("B tables");
+    };
+    for pixel in row.chunks_exact(2 * B) {
+        for b in 0..B {
+            let v = u16::from_le_bytes([pixel[2 * b], pixel[2 * b + 1]]);
+            fixed[b][usize::from(v)] += 1;
         }
     }
 }
@@ -596,14 +665,42 @@ fn read_rows(
     Ok(())
 }
 
-/// Writes `ds` (the file `src`) as a COG at `dst` following `plan`.
-pub(crate) fn write(
+/// The COG of one source, every tile compressed, yet to be written
+/// ([`Encoded::write`]): the images (tags and tiles) of every level.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    images: Vec<tiff::Image>,
+    /// The value counts, when the plan asked for them.
+    pub(crate) counts: Option<ValueCounts>,
+}
+
+impl Encoded {
+    /// Writes the COG at `dst` in one sequential pass.
+    pub(crate) fn write(&self, dst: &Path) -> Result<()> {
+        let file = std::fs::File::create(dst).map_err(|source| Error::Io {
+            path: dst.to_path_buf(),
+            source,
+        })?;
+        // Small: tiles larger than the buffer go straight to the file, uncopied.
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
+        tiff::write(&mut out, &self.images)
+            .and_then(|_| std::io::Write::flush(&mut out))
+            .map_err(|source| Error::Io {
+                path: dst.to_path_buf(),
+                source,
+            })
+    }
+}
+
+/// Reads `ds` (the file `src`) and compresses every tile of its COG
+/// following `plan`; `dst` only names the output in errors.
+pub(crate) fn encode(
     ds: &Dataset,
     src: &Path,
     dst: &Path,
     plan: &Plan,
     options: &CogOptions,
-) -> Result<Option<ValueCounts>> {
+) -> Result<Encoded> {
     let template = gdal_tags(ds, src, options)?;
     let tiles: Vec<(usize, usize)> = plan
         .levels
@@ -628,7 +725,7 @@ pub(crate) fn write(
         for _ in 0..plan.threads {
             let recv = recv.clone();
             let (results, tiles, fill, failure) = (&results, &tiles, &fill, &failure);
-            let mut counts = new_counts();
+            let mut counts = new_counts().map(Tally::new);
             workers.push(scope.spawn(move || {
                 let mut encoder = match codec::Encoder::new(plan.compression, plan.level) {
                     Ok(e) => e,
@@ -657,7 +754,7 @@ pub(crate) fn write(
                         }
                     }
                 }
-                counts
+                counts.map(Tally::finish)
             }));
         }
         drop(recv);
@@ -785,20 +882,10 @@ pub(crate) fn write(
         });
     }
 
-    let images = assemble(plan, &template, results);
-    let file = std::fs::File::create(dst).map_err(|source| Error::Io {
-        path: dst.to_path_buf(),
-        source,
-    })?;
-    // Small: tiles larger than the buffer go straight to the file, uncopied.
-    let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
-    tiff::write(&mut out, &images)
-        .and_then(|_| std::io::Write::flush(&mut out))
-        .map_err(|source| Error::Io {
-            path: dst.to_path_buf(),
-            source,
-        })?;
-    Ok(counted)
+    Ok(Encoded {
+        images: assemble(plan, &template, results),
+        counts: counted,
+    })
 }
 
 /// A strip no job holds any more (its old pixels still in it), or a new,
@@ -939,6 +1026,27 @@ mod tests {
                 source::RawSource::open(&ds, &path, &plan).is_none(),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn tallies_spill_into_the_wide_counts() {
+        let (width, rows) = (37, 5);
+        for (size, bands) in [(1, 3), (2, 1), (2, 3), (2, 6)] {
+            let strip: Vec<u8> = (0..width * rows * bands * size)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let fresh = || Tally::new(ValueCounts::new(false, size, bands, 0));
+            let (mut spilled, mut whole) = (fresh(), fresh());
+            spilled.tally(&strip, width, 3, 30, rows);
+            spilled.spill();
+            spilled.tally(&strip, width, 3, 30, rows);
+            whole.tally(&strip, width, 3, 30, rows);
+            whole.tally(&strip, width, 3, 30, rows);
+            let (a, b) = (spilled.finish(), whole.finish());
+            assert_eq!(a, b, "{size} bytes, {bands} bands");
+            let counted: u64 = (0..bands).map(|band| a.counts[band].iter().sum::<u64>()).sum();
+            assert_eq!(counted, (2 * 30 * rows * bands) as u64);
         }
     }
 

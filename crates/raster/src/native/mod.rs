@@ -577,8 +577,21 @@ fn downsample(
         if plan.resampling != Resampling::Average {
             let r = local(nearest(j, h0, next_h));
             let row = &src[r * w0 * px..(r + 1) * w0 * px];
-            for &c in &columns {
-                out.extend_from_slice(&row[c..c + px]);
+            let at = out.len();
+            out.resize(at + columns.len() * px, 0);
+            let dst = &mut out[at..];
+            match px {
+                1 => gather::<1>(dst, row, &columns),
+                2 => gather::<2>(dst, row, &columns),
+                3 => gather::<3>(dst, row, &columns),
+                4 => gather::<4>(dst, row, &columns),
+                6 => gather::<6>(dst, row, &columns),
+                8 => gather::<8>(dst, row, &columns),
+                _ => {
+                    for (d, &c) in dst.chunks_exact_mut(px).zip(&columns) {
+                        d.copy_from_slice(&row[c..c + px]);
+                    }
+                }
             }
             continue;
         }
@@ -620,6 +633,15 @@ fn downsample(
         }
     }
     j1.saturating_sub(j0)
+}
+
+/// The pixels of `row` at byte offsets `columns` into `dst`, `P` bytes
+/// each: fixed-size copies, not a call to `memcpy` per pixel.
+fn gather<const P: usize>(dst: &mut [u8], row: &[u8], columns: &[usize]) {
+    for (d, &c) in dst.chunks_exact_mut(P).zip(columns) {
+        let pixel: &[u8; P] = row[c..c + P].try_into().expect("P bytes");
+        d.copy_from_slice(pixel);
+    }
 }
 
 /// Reads `rows` rows from `y0` of every band, pixel-interleaved, into `buf`.
@@ -1045,7 +1067,9 @@ mod tests {
             whole.tally(&strip, width, 3, 30, rows);
             let (a, b) = (spilled.finish(), whole.finish());
             assert_eq!(a, b, "{size} bytes, {bands} bands");
-            let counted: u64 = (0..bands).map(|band| a.counts[band].iter().sum::<u64>()).sum();
+            let counted: u64 = (0..bands)
+                .map(|band| a.counts[band].iter().sum::<u64>())
+                .sum();
             assert_eq!(counted, (2 * 30 * rows * bands) as u64);
         }
     }

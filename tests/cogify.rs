@@ -246,6 +246,42 @@ fn several_sources_go_into_a_folder() {
         !out.path().join("never").exists(),
         "refused before any work"
     );
+
+    // A COG never replaces its source: `cogify *.tif .` in the scenes'
+    // folder is refused, the sources untouched.
+    let scenes = out.path().join("scenes");
+    std::fs::create_dir(&scenes).unwrap();
+    let mut before = Vec::new();
+    for name in ["dem_utm33", "rgb_wgs84"] {
+        let copy = scenes.join(format!("{name}.tif"));
+        std::fs::copy(fixtures().join(format!("geotiff/{name}.tif")), &copy).unwrap();
+        before.push((copy.clone(), std::fs::read(&copy).unwrap()));
+    }
+    for args in [
+        vec![
+            before[0].0.as_os_str(),
+            before[1].0.as_os_str(),
+            scenes.as_os_str(),
+        ],
+        vec![before[0].0.as_os_str(), before[0].0.as_os_str()],
+    ] {
+        let mut argv = vec!["cogify".as_ref()];
+        argv.extend(args);
+        let run = stacforge(argv);
+        assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("destroying it"),
+            "{}",
+            text(&run)
+        );
+    }
+    for (path, bytes) in &before {
+        assert!(
+            std::fs::read(path).unwrap() == *bytes,
+            "{} changed",
+            path.display()
+        );
+    }
 }
 
 #[test]

@@ -98,10 +98,35 @@ fn targets(args: &Args, staging: &Path) -> anyhow::Result<Vec<Target>> {
     Ok(out)
 }
 
+/// Refuses a destination that is one of the sources: the COG would
+/// replace the file it is made from (`cogify *.tif .` in the scenes'
+/// folder).
+fn refuse_sources_as_outputs(targets: &[Target]) -> anyhow::Result<()> {
+    let sources: std::collections::HashMap<PathBuf, &Path> = targets
+        .iter()
+        .filter_map(|t| Some((t.src.canonicalize().ok()?, t.src.as_path())))
+        .collect();
+    for target in targets.iter().filter(|t| !t.remote) {
+        let Ok(out) = target.local.canonicalize() else {
+            continue; // not there yet
+        };
+        if let Some(source) = sources.get(&out) {
+            anyhow::bail!(
+                "{}: the COG of {} would be written over the source {}, destroying it (choose another folder or name)",
+                target.dst,
+                target.src.display(),
+                source.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = args.cog.to_options()?;
     let staging = stacforge_core::fs::work_dir()?;
     let targets = targets(args, staging.path())?;
+    refuse_sources_as_outputs(&targets)?;
     if let [one] = targets.as_slice() {
         // One source: its error is the command's.
         let started = Instant::now();

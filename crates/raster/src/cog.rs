@@ -561,16 +561,6 @@ pub struct PendingCog {
 }
 
 impl PendingCog {
-    /// The source.
-    pub fn src(&self) -> &Path {
-        &self.src
-    }
-
-    /// Where the COG goes.
-    pub fn dst(&self) -> &Path {
-        &self.dst
-    }
-
     /// Writes the COG under its temporary name, checks its layout and
     /// renames it into place; its layout report, and the value counts the
     /// native writer kept.

@@ -233,6 +233,19 @@ fn generated<T: gdal::raster::GdalType + Copy>(
     path
 }
 
+/// A copy of `src` with its bands stored one after the other
+/// (`INTERLEAVE=BAND`, uncompressed strips): the native writer reads such
+/// files itself and interleaves the bands as it cuts the tiles.
+fn band_interleaved(src: &Path) -> PathBuf {
+    let name = src.file_stem().unwrap().to_string_lossy();
+    let path = src.with_file_name(format!("{name}-band.tif"));
+    let ds = Dataset::open(src).unwrap();
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let options: gdal::raster::RasterCreationOptions = ["INTERLEAVE=BAND"].into_iter().collect();
+    ds.create_copy(&driver, &path, &options).unwrap();
+    path
+}
+
 #[test]
 fn every_sample_type_matches_gdal() {
     let dir = tempfile::tempdir().unwrap();
@@ -307,6 +320,28 @@ fn every_sample_type_matches_gdal() {
     for src in &sources[1..3] {
         assert_like_gdal(src, &["--overview-resampling", "average"], 1.0);
     }
+    // Band-interleaved sources: bytes of 4 bands, nodata, the
+    // floating-point predictor, and more bands than the fused
+    // interleave-and-predict pass takes.
+    let five = generated::<u16>(
+        d,
+        "u16-5.tif",
+        (777, 1029, 5),
+        |x, y, b| ((x * 3 + y * 11 + b * 900) % 60000) as u16,
+        None,
+    );
+    for (i, src) in [&sources[0], &sources[1], &sources[4], &five]
+        .into_iter()
+        .enumerate()
+    {
+        let band = band_interleaved(src);
+        assert_like_gdal(&band, &[], 0.0);
+        // (The bytes' fourth band is alpha, and the five bands' levels are
+        // odd-sized: GDAL averages those.)
+        if i == 1 || i == 2 {
+            assert_like_gdal(&band, &["--overview-resampling", "average"], 1.0);
+        }
+    }
 }
 
 /// A compression thread that dies (`STACFORGE_PANIC_AT`, debug builds)
@@ -367,6 +402,18 @@ fn unsupported_requests_fall_back_to_gdal_saying_why() {
     );
     assert!(
         said.contains("note:") && said.contains("jpeg compression"),
+        "{said}"
+    );
+    // Average overviews of a level that is not exactly halved: GDAL
+    // weights windows of 2 to 3 pixels there (the writer's 2 x 2 means
+    // differed from GDAL's by up to 14 on a 777 x 1029 image).
+    let said = cogify_ok(
+        &data.join("geotiff/RGB.byte.tif"),
+        &out.path().join("odd.tif"),
+        &["--overview-resampling", "average"],
+    );
+    assert!(
+        said.contains("note:") && said.contains("odd-sized level (791 x 718, then 395 x 359)"),
         "{said}"
     );
     // Forced, it refuses.
@@ -523,6 +570,7 @@ fn counted_statistics_equal_gdal() {
         )
     });
     let [three, five] = multi;
+    let (three_planar, five_planar) = (band_interleaved(&three), band_interleaved(&five));
     let sources = [
         data.join("geotiff/non_cog.tif"),
         data.join("geotiff/RGB.byte.tif"),
@@ -530,6 +578,8 @@ fn counted_statistics_equal_gdal() {
         signed,
         three,
         five,
+        three_planar,
+        five_planar,
     ];
     let options = stacforge_raster::InspectOptions::default();
     for src in &sources {

@@ -168,6 +168,27 @@ impl Tally {
             }
         }
     }
+
+    /// [`Self::tally`] of a strip holding its bands one after the other
+    /// (`rows` rows of each).
+    fn tally_planes(&mut self, strip: &[u8], width: usize, x0: usize, cols: usize, rows: usize) {
+        let region = (cols * rows) as u64;
+        if self.since_spill + region > u64::from(u32::MAX) {
+            self.spill();
+        }
+        self.since_spill += region;
+        let size = self.total.size;
+        for (b, table) in self.narrow.iter_mut().enumerate() {
+            for y in 0..rows {
+                let row = &strip[((b * rows + y) * width + x0) * size..][..cols * size];
+                if size == 1 {
+                    tally_bytes(std::slice::from_mut(table), row);
+                } else {
+                    tally_u16::<1>(std::slice::from_mut(table), row);
+                }
+            }
+        }
+    }
 }
 
 fn tally_bytes(tables: &mut [Vec<u32>], row: &[u8]) {
@@ -354,6 +375,23 @@ pub(crate) fn plan(ds: &Dataset, options: &CogOptions) -> std::result::Result<Pl
     };
     let (width, height) = ds.raster_size();
     let tile = options.blocksize as usize;
+    let levels = level_sizes(width, height, tile);
+    if options.overview_resampling == Resampling::Average
+        && levels
+            .windows(2)
+            .any(|l| l[0].0 != 2 * l[1].0 || l[0].1 != 2 * l[1].1)
+    {
+        // GDAL averages windows of 2 to 3 pixels, weighted, where a level
+        // is not exactly half the one above; the writer averages 2 x 2.
+        return Err(format!(
+            "average overviews of an odd-sized level ({}) are computed by GDAL",
+            levels
+                .iter()
+                .map(|(w, h)| format!("{w} x {h}"))
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ));
+    }
     let nodata = options.nodata.or_else(|| first.no_data_value());
     let block_height = first.block_size().1.max(1);
     Ok(Plan {
@@ -364,7 +402,7 @@ pub(crate) fn plan(ds: &Dataset, options: &CogOptions) -> std::result::Result<Pl
         kind,
         gdal_type,
         tile,
-        levels: level_sizes(width, height, tile),
+        levels,
         predict,
         compression: options.compression,
         level: options.level,
@@ -445,6 +483,9 @@ fn gdal_tags(ds: &Dataset, src: &Path, options: &CogOptions) -> Result<Vec<tiff:
 #[derive(Debug)]
 struct Job {
     strip: Arc<Vec<u8>>,
+    /// Whether `strip` holds its bands one after the other (`rows` rows of
+    /// each), as a band-interleaved source stores them; else its pixels.
+    planar: bool,
     level: usize,
     tile_row: usize,
     tile_col: usize,
@@ -514,25 +555,37 @@ fn encode_tile(
         scratch,
     } = buffers;
     raw.resize(t * row_bytes, 0);
+    let size = plan.size;
     for (y, dst) in raw.chunks_exact_mut(row_bytes).enumerate() {
         let start = (y * width + x0) * px;
+        let plane =
+            |b: usize| &job.strip[((b * job.rows + y) * width + x0) * size..][..cols * size];
         if y < job.rows && cols == t {
-            let src = &job.strip[start..start + row_bytes];
-            if codec::copy_predicted(dst, src, plan.predict, plan.bands, plan.size) {
-                continue;
+            if job.planar {
+                if codec::interleave_predicted(dst, plane, plan.predict, plan.bands, size) {
+                    continue;
+                }
+                source::interleave_samples(dst, plan.bands, size, plane);
+            } else {
+                let src = &job.strip[start..start + row_bytes];
+                if codec::copy_predicted(dst, src, plan.predict, plan.bands, size) {
+                    continue;
+                }
+                dst.copy_from_slice(src);
             }
-            dst.copy_from_slice(src);
         } else {
             // An edge: padded with the fill pixel, then predicted in place.
-            if y < job.rows {
+            let real = if y < job.rows { cols } else { 0 };
+            if real > 0 && job.planar {
+                source::interleave_samples(&mut dst[..cols * px], plan.bands, size, plane);
+            } else if real > 0 {
                 dst[..cols * px].copy_from_slice(&job.strip[start..start + cols * px]);
             }
-            let real = if y < job.rows { cols } else { 0 };
             for pixel in dst[real * px..].chunks_exact_mut(px) {
                 pixel.copy_from_slice(fill);
             }
         }
-        codec::predict_row(dst, plan.predict, plan.bands, plan.size, scratch);
+        codec::predict_row(dst, plan.predict, plan.bands, size, scratch);
     }
     encoder.encode(raw, packed)
 }
@@ -545,11 +598,13 @@ struct TileBuffers {
     scratch: Vec<u8>,
 }
 
-/// Halves `rows` rows of a level (starting at an even row) into the rows of
-/// the next level they cover, appended to `out`; returns how many.
+/// Halves `rows` rows of a level (starting at an even row; band after band
+/// when `planar`) into the rows of the next level they cover, appended to
+/// `out` pixel-interleaved; returns how many.
 fn downsample(
     plan: &Plan,
     src: &[u8],
+    planar: bool,
     from: (usize, usize),
     first_row: usize,
     rows: usize,
@@ -569,17 +624,47 @@ fn downsample(
         let ratio = from as f64 / to as f64;
         ((0.5 + i as f64 * ratio) as usize).min(from - 1)
     };
+    // Byte offsets of the nearest columns: of pixels, or of samples in a
+    // band's row.
+    let step = if planar { plan.size } else { px };
     let columns: Vec<usize> = match plan.resampling {
         Resampling::Average => Vec::new(),
-        _ => (0..next).map(|i| nearest(i, w0, next) * px).collect(),
+        _ => (0..next).map(|i| nearest(i, w0, next) * step).collect(),
+    };
+    // Columns 0, 2, 4...: each band's row read with a stride of two.
+    let every_other = columns.iter().enumerate().all(|(i, &c)| c == 2 * i * step);
+    let size = plan.size;
+    // Sample `b` of pixel `c` of local row `r`.
+    let sample = |r: usize, c: usize, b: usize| {
+        let at = if planar {
+            ((b * rows + r) * w0 + c) * size
+        } else {
+            (r * w0 + c) * px + b * size
+        };
+        &src[at..at + size]
     };
     for j in j0..j1 {
         if plan.resampling != Resampling::Average {
             let r = local(nearest(j, h0, next_h));
-            let row = &src[r * w0 * px..(r + 1) * w0 * px];
             let at = out.len();
             out.resize(at + columns.len() * px, 0);
             let dst = &mut out[at..];
+            if planar && every_other && halve_planes(dst, src, plan, rows, r, w0) {
+                continue;
+            }
+            if planar {
+                for b in 0..plan.bands {
+                    let row = &src[(b * rows + r) * w0 * size..][..w0 * size];
+                    match size {
+                        1 => gather_band::<1>(dst, px, b, row, &columns),
+                        2 => gather_band::<2>(dst, px, 2 * b, row, &columns),
+                        4 => gather_band::<4>(dst, px, 4 * b, row, &columns),
+                        _ => gather_band::<8>(dst, px, 8 * b, row, &columns),
+                    }
+                }
+                continue;
+            }
+            let row = &src[r * w0 * px..(r + 1) * w0 * px];
             match px {
                 1 => gather::<1>(dst, row, &columns),
                 2 => gather::<2>(dst, row, &columns),
@@ -597,21 +682,16 @@ fn downsample(
         }
         let r0 = local(2 * j);
         let r1 = local((2 * j + 1).min(h0 - 1));
-        let row0 = &src[r0 * w0 * px..(r0 + 1) * w0 * px];
         match plan.resampling {
             Resampling::Average => {
-                let row1 = &src[r1 * w0 * px..(r1 + 1) * w0 * px];
                 for i in 0..next {
                     let c0 = 2 * i;
                     let c1 = (2 * i + 1).min(w0 - 1);
                     for b in 0..plan.bands {
-                        let at = |row: &[u8], c: usize| {
-                            let o = c * px + b * plan.size;
-                            decode_sample(&row[o..o + plan.size], plan.kind)
-                        };
+                        let at = |r: usize, c: usize| decode_sample(sample(r, c, b), plan.kind);
                         let mut sum = 0.0;
                         let mut n = 0u32;
-                        for v in [at(row0, c0), at(row0, c1), at(row1, c0), at(row1, c1)] {
+                        for v in [at(r0, c0), at(r0, c1), at(r1, c0), at(r1, c1)] {
                             let missing = v.is_nan() || plan.nodata == Some(v);
                             if !missing {
                                 sum += v;
@@ -641,6 +721,52 @@ fn gather<const P: usize>(dst: &mut [u8], row: &[u8], columns: &[usize]) {
     for (d, &c) in dst.chunks_exact_mut(P).zip(columns) {
         let pixel: &[u8; P] = row[c..c + P].try_into().expect("P bytes");
         d.copy_from_slice(pixel);
+    }
+}
+
+/// Every other sample of row `r` of each band of the planar strip `src`
+/// (`rows` rows of `w0` samples per band), interleaved into the pixels
+/// `dst`; `false` when the kernel does not take these samples.
+fn halve_planes(dst: &mut [u8], src: &[u8], plan: &Plan, rows: usize, r: usize, w0: usize) -> bool {
+    struct EveryOther;
+    impl<T: codec::Sample> codec::Kernel<T> for EveryOther {
+        fn run<const B: usize>(self, out: &mut [T], planes: [&[T]; B]) {
+            let n = out.len() / B;
+            if n == 0 {
+                return;
+            }
+            let planes = planes.map(|p| &p[..2 * n - 1]);
+            let out = &mut out[..n * B];
+            for i in 0..n {
+                for b in 0..B {
+                    out[i * B + b] = planes[b][2 * i];
+                }
+            }
+        }
+    }
+    let size = plan.size;
+    let plane = |b: usize| &src[(b * rows + r) * w0 * size..][..w0 * size];
+    match size {
+        1 => codec::by_bands::<u8>(dst, plane, plan.bands, EveryOther),
+        2 => codec::by_bands::<u16>(dst, plane, plan.bands, EveryOther),
+        4 => codec::by_bands::<u32>(dst, plane, plan.bands, EveryOther),
+        8 => codec::by_bands::<u64>(dst, plane, plan.bands, EveryOther),
+        _ => false,
+    }
+}
+
+/// Samples of `S` bytes of one band's `row` at byte offsets `columns` into
+/// byte `offset` of each pixel (`px` bytes) of `dst`.
+fn gather_band<const S: usize>(
+    dst: &mut [u8],
+    px: usize,
+    offset: usize,
+    row: &[u8],
+    columns: &[usize],
+) {
+    for (d, &c) in dst.chunks_exact_mut(px).zip(columns) {
+        let v: &[u8; S] = row[c..c + S].try_into().expect("S bytes");
+        d[offset..offset + S].copy_from_slice(v);
     }
 }
 
@@ -762,7 +888,11 @@ pub(crate) fn encode(
                     if let (0, Some(counts)) = (job.level, counts.as_mut()) {
                         let x0 = job.tile_col * plan.tile;
                         let cols = plan.tile.min(width - x0);
-                        counts.tally(&job.strip, width, x0, cols, job.rows);
+                        if job.planar {
+                            counts.tally_planes(&job.strip, width, x0, cols, job.rows);
+                        } else {
+                            counts.tally(&job.strip, width, x0, cols, job.rows);
+                        }
                     }
                     stacforge_core::fs::panic_point("compress");
                     match encode_tile(plan, &job, width, fill, &mut encoder, &mut buffers) {
@@ -795,6 +925,7 @@ pub(crate) fn encode(
             let flush_cache = t.is_multiple_of(plan.block_height) || plan.block_height <= 16;
             // Uncompressed strips are read as stored, not through GDAL.
             let mut raw = source::RawSource::open(ds, src, plan);
+            let planar = raw.as_ref().is_some_and(|r| r.planar());
             // Strips the workers are done with, per level, to be refilled:
             // fresh memory would be faulted in and zeroed page by page.
             let mut spare: Vec<Vec<Arc<Vec<u8>>>> = vec![Vec::new(); plan.levels.len()];
@@ -804,7 +935,7 @@ pub(crate) fn encode(
                 let mut buf = reuse(&mut spare[0]);
                 buf.resize(plan.width * rows * px, 0);
                 match raw.as_mut() {
-                    Some(raw) => raw.read_rows(y0, rows, &mut buf).map_err(|e| Error::Io {
+                    Some(raw) => raw.read(y0, rows, &mut buf).map_err(|e| Error::Io {
                         path: src.to_path_buf(),
                         source: e,
                     })?,
@@ -839,11 +970,14 @@ pub(crate) fn encode(
                     }
                     let strip = Arc::new(std::mem::replace(&mut p.buf, fresh));
                     let (rows, row) = (p.rows, p.tile_row);
+                    // Level 0 is as the source stores it; overviews, pixels.
+                    let planar = planar && level == 0;
                     p.rows = 0;
                     p.tile_row += 1;
                     for tile_col in 0..tiles[level].0 {
                         send.send(Job {
                             strip: Arc::clone(&strip),
+                            planar,
                             level,
                             tile_row: row,
                             tile_col,
@@ -859,7 +993,8 @@ pub(crate) fn encode(
                         break;
                     }
                     let next = &mut pending[level + 1];
-                    next.rows += downsample(plan, &strip, (w, h), row * t, rows, &mut next.buf);
+                    next.rows +=
+                        downsample(plan, &strip, planar, (w, h), row * t, rows, &mut next.buf);
                     spare[level].push(strip);
                     level += 1;
                 }
@@ -1030,7 +1165,16 @@ mod tests {
             for (y0, rows) in [(0, 512), (512, 512), (1024, 76), (3, 1)] {
                 let len = plan.width * rows * plan.pixel();
                 let (mut ours, mut gdal) = (vec![0; len], vec![1; len]);
-                raw.read_rows(y0, rows, &mut ours).unwrap();
+                raw.read(y0, rows, &mut ours).unwrap();
+                if raw.planar() {
+                    // Band after band: interleaved here to compare.
+                    let planes = std::mem::replace(&mut ours, vec![0; len]);
+                    let band_row = plan.width * plan.size;
+                    for (y, out) in ours.chunks_exact_mut(band_row * plan.bands).enumerate() {
+                        let plane = |b: usize| &planes[(b * rows + y) * band_row..][..band_row];
+                        source::interleave_samples(out, plan.bands, plan.size, plane);
+                    }
+                }
                 read_rows(&ds, &path, &plan, y0, rows, &mut gdal).unwrap();
                 assert!(ours == gdal, "{name}: rows {y0}..{}", y0 + rows);
             }
@@ -1067,6 +1211,18 @@ mod tests {
             whole.tally(&strip, width, 3, 30, rows);
             let (a, b) = (spilled.finish(), whole.finish());
             assert_eq!(a, b, "{size} bytes, {bands} bands");
+            // The same strip stored band after band counts the same.
+            let px = size * bands;
+            let mut planes = vec![0; strip.len()];
+            for (i, v) in strip.iter().enumerate() {
+                let (pixel, band, byte) = (i / px, i % px / size, i % size);
+                let (y, x) = (pixel / width, pixel % width);
+                planes[((band * rows + y) * width + x) * size + byte] = *v;
+            }
+            let mut planar = fresh();
+            planar.tally_planes(&planes, width, 3, 30, rows);
+            planar.tally_planes(&planes, width, 3, 30, rows);
+            assert_eq!(planar.finish(), a, "{size} bytes, {bands} bands, planar");
             let counted: u64 = (0..bands)
                 .map(|band| a.counts[band].iter().sum::<u64>())
                 .sum();

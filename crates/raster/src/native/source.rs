@@ -1,8 +1,9 @@
 //! Reading an uncompressed, stripped GeoTIFF's rows straight from the file:
 //! one positioned read per run of adjacent strips into the writer's strip
-//! buffer (planes interleaved a row at a time, in cache), with none of
-//! GDAL's per-strip block cache and sample-by-sample copies. Anything else
-//! is read through GDAL.
+//! buffer, as stored (the planes of a band-interleaved file are
+//! interleaved by the workers as they cut the tiles), with none of GDAL's
+//! per-strip block cache and sample-by-sample copies. Anything else is
+//! read through GDAL.
 
 use super::{Kind, Plan};
 use crate::layout::RawStrips;
@@ -15,8 +16,6 @@ use std::path::Path;
 pub(super) struct RawSource {
     file: File,
     strips: RawStrips,
-    /// One tile row of every plane, for planar sources.
-    planes: Vec<u8>,
     /// (file offset, length) of the reads of one plane.
     runs: Vec<(u64, usize)>,
 }
@@ -43,42 +42,32 @@ impl RawSource {
         Some(RawSource {
             file,
             strips,
-            planes: Vec::new(),
             runs: Vec::new(),
         })
     }
 
-    /// Reads `rows` rows from `y0` of every band, pixel-interleaved, into
-    /// `buf` (`width * rows` pixels).
-    pub(super) fn read_rows(
-        &mut self,
-        y0: usize,
-        rows: usize,
-        buf: &mut [u8],
-    ) -> std::io::Result<()> {
+    /// Whether the bands are stored one after the other: [`Self::read`]
+    /// then reads them so, and the workers interleave them as they cut
+    /// the tiles (no pass of its own over the pixels).
+    pub(super) fn planar(&self) -> bool {
+        self.strips.planar
+    }
+
+    /// Reads `rows` rows from `y0` of every band into `buf` as they are
+    /// stored: pixel-interleaved (`width * rows` pixels), or band after
+    /// band when [`Self::planar`] (`rows` rows of `width` samples each).
+    pub(super) fn read(&mut self, y0: usize, rows: usize, buf: &mut [u8]) -> std::io::Result<()> {
         let RawSource {
             file,
             strips: s,
-            planes,
             runs,
         } = self;
         if !s.planar {
             return read_plane(file, s, runs, 0, y0, rows, buf);
         }
-        let row = s.width * s.size;
-        let plane_bytes = row * rows;
-        planes.resize(plane_bytes * s.samples, 0);
-        for (band, plane) in planes.chunks_exact_mut(plane_bytes).enumerate() {
+        let plane_bytes = s.width * s.size * rows;
+        for (band, plane) in buf.chunks_exact_mut(plane_bytes).enumerate() {
             read_plane(file, s, runs, band, y0, rows, plane)?;
-        }
-        for (y, out) in buf.chunks_exact_mut(row * s.samples).enumerate() {
-            let at = |band: usize| &planes[band * plane_bytes + y * row..][..row];
-            match s.size {
-                1 => interleave::<1>(out, s.samples, at),
-                2 => interleave::<2>(out, s.samples, at),
-                4 => interleave::<4>(out, s.samples, at),
-                _ => interleave::<8>(out, s.samples, at),
-            }
         }
         Ok(())
     }
@@ -121,8 +110,23 @@ fn read_plane(
 }
 
 /// One pixel-interleaved row `out` from the rows `plane(band)` of each band
-/// (samples of `S` bytes); the usual band counts in one pass the compiler
-/// can unroll.
+/// (samples of `size` bytes).
+pub(super) fn interleave_samples<'a>(
+    out: &mut [u8],
+    bands: usize,
+    size: usize,
+    plane: impl Fn(usize) -> &'a [u8],
+) {
+    match size {
+        1 => interleave::<1>(out, bands, plane),
+        2 => interleave::<2>(out, bands, plane),
+        4 => interleave::<4>(out, bands, plane),
+        _ => interleave::<8>(out, bands, plane),
+    }
+}
+
+/// [`interleave_samples`] of `S` bytes: the usual band counts in one pass
+/// the compiler can unroll.
 fn interleave<'a, const S: usize>(out: &mut [u8], bands: usize, plane: impl Fn(usize) -> &'a [u8]) {
     let (out, _) = out.as_chunks_mut::<S>();
     let p = |band: usize| plane(band).as_chunks::<S>().0;

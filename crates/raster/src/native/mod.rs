@@ -2,11 +2,13 @@
 //! computed in memory from the level above, every tile compressed once on
 //! all cores, and the file laid out as GDAL's COG driver lays it out.
 //!
-//! The source is read in whole tile rows (pixel-interleaved, all bands at
-//! once): straight from the file when it is an uncompressed, stripped
-//! GeoTIFF ([`source`]), else through GDAL. Each tile row of the
+//! The source is read in whole tile rows (all bands at once): straight from
+//! the file, as stored, when it is an uncompressed, stripped GeoTIFF
+//! ([`source`]; a band-interleaved one's bands come one after the other),
+//! else through GDAL, pixel-interleaved. Each tile row of the
 //! full-resolution image is handed to the worker threads, which cut it
-//! into tiles, apply the predictor and compress them; meanwhile the reader
+//! into tiles (interleaving the bands), apply the predictor and compress
+//! them; meanwhile the reader
 //! halves the row into the first overview, whose tile rows are handed on
 //! the same way, and so on down to the smallest level. Only one tile row per level is held uncompressed.
 //! Compressed tiles are kept until the last one is done, then the header,

@@ -142,14 +142,19 @@ impl Tally {
         self.total
     }
 
-    /// Counts the samples of the region `cols` x `rows` at column `x0` of a
-    /// strip `width` pixels wide.
-    fn tally(&mut self, strip: &[u8], width: usize, x0: usize, cols: usize, rows: usize) {
-        let region = (cols * rows) as u64;
+    /// Spills first if counting `region` more samples of a band could
+    /// overflow a 32-bit counter.
+    fn make_room(&mut self, region: u64) {
         if self.since_spill + region > u64::from(u32::MAX) {
             self.spill();
         }
         self.since_spill += region;
+    }
+
+    /// Counts the samples of the region `cols` x `rows` at column `x0` of a
+    /// strip `width` pixels wide.
+    fn tally(&mut self, strip: &[u8], width: usize, x0: usize, cols: usize, rows: usize) {
+        self.make_room((cols * rows) as u64);
         let bands = self.narrow.len();
         let px = bands * self.total.size;
         for y in 0..rows {
@@ -174,15 +179,11 @@ impl Tally {
     /// [`Self::tally`] of a strip holding its bands one after the other
     /// (`rows` rows of each).
     fn tally_planes(&mut self, strip: &[u8], width: usize, x0: usize, cols: usize, rows: usize) {
-        let region = (cols * rows) as u64;
-        if self.since_spill + region > u64::from(u32::MAX) {
-            self.spill();
-        }
-        self.since_spill += region;
+        self.make_room((cols * rows) as u64);
         let size = self.total.size;
         for (b, table) in self.narrow.iter_mut().enumerate() {
             for y in 0..rows {
-                let row = &strip[((b * rows + y) * width + x0) * size..][..cols * size];
+                let row = &band_row(strip, rows, width, size, b, y)[x0 * size..][..cols * size];
                 if size == 1 {
                     tally_bytes(std::slice::from_mut(table), row);
                 } else {
@@ -560,8 +561,9 @@ fn encode_tile(
     let size = plan.size;
     for (y, dst) in raw.chunks_exact_mut(row_bytes).enumerate() {
         let start = (y * width + x0) * px;
-        let plane =
-            |b: usize| &job.strip[((b * job.rows + y) * width + x0) * size..][..cols * size];
+        let plane = |b: usize| {
+            &band_row(&job.strip, job.rows, width, size, b, y)[x0 * size..][..cols * size]
+        };
         if y < job.rows && cols == t {
             if job.planar {
                 if codec::interleave_predicted(dst, plane, plan.predict, plan.bands, size) {
@@ -634,16 +636,15 @@ fn downsample(
         _ => (0..next).map(|i| nearest(i, w0, next) * step).collect(),
     };
     // Columns 0, 2, 4...: each band's row read with a stride of two.
-    let every_other = columns.iter().enumerate().all(|(i, &c)| c == 2 * i * step);
+    let every_other = planar && columns.iter().enumerate().all(|(i, &c)| c == 2 * i * step);
     let size = plan.size;
     // Sample `b` of pixel `c` of local row `r`.
     let sample = |r: usize, c: usize, b: usize| {
-        let at = if planar {
-            ((b * rows + r) * w0 + c) * size
+        if planar {
+            &band_row(src, rows, w0, size, b, r)[c * size..][..size]
         } else {
-            (r * w0 + c) * px + b * size
-        };
-        &src[at..at + size]
+            &src[(r * w0 + c) * px + b * size..][..size]
+        }
     };
     for j in j0..j1 {
         if plan.resampling != Resampling::Average {
@@ -651,12 +652,12 @@ fn downsample(
             let at = out.len();
             out.resize(at + columns.len() * px, 0);
             let dst = &mut out[at..];
-            if planar && every_other && halve_planes(dst, src, plan, rows, r, w0) {
+            if every_other && halve_planes(dst, src, plan, rows, r, w0) {
                 continue;
             }
             if planar {
                 for b in 0..plan.bands {
-                    let row = &src[(b * rows + r) * w0 * size..][..w0 * size];
+                    let row = band_row(src, rows, w0, size, b, r);
                     match size {
                         1 => gather_band::<1>(dst, px, b, row, &columns),
                         2 => gather_band::<2>(dst, px, 2 * b, row, &columns),
@@ -747,7 +748,7 @@ fn halve_planes(dst: &mut [u8], src: &[u8], plan: &Plan, rows: usize, r: usize, 
         }
     }
     let size = plan.size;
-    let plane = |b: usize| &src[(b * rows + r) * w0 * size..][..w0 * size];
+    let plane = |b: usize| band_row(src, rows, w0, size, b, r);
     match size {
         1 => codec::by_bands::<u8>(dst, plane, plan.bands, EveryOther),
         2 => codec::by_bands::<u16>(dst, plane, plan.bands, EveryOther),
@@ -755,6 +756,13 @@ fn halve_planes(dst: &mut [u8], src: &[u8], plan: &Plan, rows: usize, r: usize, 
         8 => codec::by_bands::<u64>(dst, plane, plan.bands, EveryOther),
         _ => false,
     }
+}
+
+/// Row `y` of band `b` of a strip holding its bands one after the other
+/// (`rows` rows of `width` samples of `size` bytes each).
+fn band_row(strip: &[u8], rows: usize, width: usize, size: usize, b: usize, y: usize) -> &[u8] {
+    let row = width * size;
+    &strip[(b * rows + y) * row..][..row]
 }
 
 /// Samples of `S` bytes of one band's `row` at byte offsets `columns` into
@@ -1171,9 +1179,9 @@ mod tests {
                 if raw.planar() {
                     // Band after band: interleaved here to compare.
                     let planes = std::mem::replace(&mut ours, vec![0; len]);
-                    let band_row = plan.width * plan.size;
-                    for (y, out) in ours.chunks_exact_mut(band_row * plan.bands).enumerate() {
-                        let plane = |b: usize| &planes[(b * rows + y) * band_row..][..band_row];
+                    let pixels_row = plan.width * plan.pixel();
+                    for (y, out) in ours.chunks_exact_mut(pixels_row).enumerate() {
+                        let plane = |b: usize| band_row(&planes, rows, plan.width, plan.size, b, y);
                         source::interleave_samples(out, plan.bands, plan.size, plane);
                     }
                 }
